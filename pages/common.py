@@ -1,0 +1,57 @@
+"""Shared Streamlit plumbing: the cached resource factories and the sidebar.
+
+Every process-wide resource (the database store, the language model, the
+predictor) is built here, once per process, with ``st.cache_resource``. Pages
+import these functions; they never open connections or load models themselves.
+Tests patch these factories rather than library internals.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import AppConfig, load_config
+from core.errors import CopyLiftError
+from core.store import Store
+
+# Session-state keys that cross pages.
+SEGMENT_KEY = "segment"  # dict(name=..., segment_id=..., version=...) or None for everyone
+WORKING_SET_KEY = "working_set_campaign"
+
+
+@st.cache_resource(show_spinner=False)
+def get_config() -> AppConfig:
+    return load_config()
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def get_store() -> Store:
+    """The process-wide store; loads the sample data into an empty database."""
+    cfg = get_config()
+    store = Store(cfg.db_path)
+    if store.is_empty():
+        from core.sample import load_sample
+
+        load_sample(store)
+    return store
+
+
+def show_error(err: CopyLiftError) -> None:
+    """Show a project error as a message the user can act on (never a traceback)."""
+    st.error(str(err), icon="⚠️")
+    problems = getattr(err, "problems", None)
+    if problems:
+        with st.expander(f"Details ({len(problems)})"):
+            for problem in problems[:200]:
+                st.text(problem)
+
+
+def current_segment_label() -> str:
+    seg = st.session_state.get(SEGMENT_KEY)
+    return seg["name"] if seg else "All customers"
+
+
+def not_built_yet(what: str) -> None:
+    """Empty state for a page whose feature is still being built."""
+    st.info(what)
+    st.page_link("pages/data.py", label="Go to the Data page", icon="🗂️")

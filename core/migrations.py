@@ -180,7 +180,53 @@ MIGRATION_1 = [
     "CREATE TABLE settings (key VARCHAR PRIMARY KEY, value_json VARCHAR NOT NULL)",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1]
+# Segments: per-user features materialized per as-of date (owner: core/segments/features.py).
+# ``user_feature_runs`` records which as-of dates are stored and the data fingerprint they
+# were computed from, so a stale run is recomputed after an import changes the data.
+MIGRATION_SEGMENT_FEATURES = [
+    """CREATE TABLE user_features (
+        as_of TIMESTAMP NOT NULL,
+        user_id VARCHAR NOT NULL,
+        recency_days INTEGER,
+        frequency_90d INTEGER NOT NULL,
+        frequency_180d INTEGER NOT NULL,
+        monetary_180d DOUBLE NOT NULL,
+        orders_total INTEGER NOT NULL,
+        monetary_total DOUBLE NOT NULL,
+        views_7d INTEGER NOT NULL,
+        views_30d INTEGER NOT NULL,
+        clicks_7d INTEGER NOT NULL,
+        clicks_30d INTEGER NOT NULL,
+        carts_7d INTEGER NOT NULL,
+        carts_30d INTEGER NOT NULL,
+        cart_abandoner BOOLEAN NOT NULL,
+        favourite_category VARCHAR,
+        favourite_category_share DOUBLE,
+        avg_order_value DOUBLE,
+        discount_sensitivity DOUBLE,
+        review_count INTEGER NOT NULL,
+        mean_rating DOUBLE,
+        tenure_days INTEGER,
+        device VARCHAR,
+        region VARCHAR,
+        loyalty_tier VARCHAR,
+        age_band VARCHAR,
+        open_rate DOUBLE,
+        click_rate DOUBLE,
+        r_score INTEGER,
+        f_score INTEGER,
+        m_score INTEGER,
+        fm_score INTEGER
+    )""",
+    """CREATE TABLE user_feature_runs (
+        as_of TIMESTAMP PRIMARY KEY,
+        fingerprint VARCHAR NOT NULL,
+        users BIGINT NOT NULL,
+        computed_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES]
 
 # Every table a caller may name; anything else is refused before it reaches SQL.
 TABLES = (

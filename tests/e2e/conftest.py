@@ -1,0 +1,106 @@
+"""Real-browser fixtures: Debian's Chromium and one ``streamlit run`` server per test module.
+
+Each test module gets its own server on a free 127.0.0.1 port, against a fresh
+data folder (a copy of a sample database built once per session), so journeys
+never see each other's writes. A module may seed that database before the
+server opens it by defining a module-level ``SEED = callable(store)`` (DuckDB
+allows one process per file, so seeding must happen before the server
+starts), and may add environment variables with ``SERVER_ENV = {...}``.
+Helpers (waits, selectors, screenshots) live in ``harness.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DB_NAME,
+    RERUN_TIMEOUT_MS,
+    AppServer,
+    open_app,
+    start_server,
+    stop_server,
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is an e2e test, whether or not it says so."""
+    for item in items:
+        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+# -- the browser ----------------------------------------------------------------
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    msg = (
+        f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium chromium-driver). "
+        "Never `playwright install`."
+    )
+    if os.environ.get("CI"):
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+# -- a sample database built once per session -------------------------------------
+@pytest.fixture(scope="session")
+def sample_db_template(tmp_path_factory) -> Path | None:
+    """A sample database file built once; copied into each server's data folder.
+
+    Returns None when the sample loader is not available, in which case the app
+    loads the sample itself on first open.
+    """
+    out = tmp_path_factory.mktemp("e2e-template") / DB_NAME
+    try:
+        from core.sample import load_sample
+    except ImportError:
+        return None
+    from core.store import Store
+
+    with Store(out) as store:
+        load_sample(store)
+        store.execute("CHECKPOINT")
+    return out
+
+
+@pytest.fixture(scope="module")
+def app_server(request, tmp_path_factory, sample_db_template) -> Iterator[AppServer]:
+    """One server per test module, on a fresh copy of the sample database."""
+    seed = getattr(request.module, "SEED", None)
+    extra_env = getattr(request.module, "SERVER_ENV", None)
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    data_dir = tmp_path_factory.mktemp(f"e2e-{name}") / "data"
+    server = start_server(data_dir, template=sample_db_template, seed=seed, extra_env=extra_env, name=name)
+    yield server
+    stop_server(server.process)
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh browser tab (own Streamlit session) with downloads enabled, on the app's first page."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(RERUN_TIMEOUT_MS)
+    open_app(tab, app_server.url)
+    yield tab
+    context.close()
+
+

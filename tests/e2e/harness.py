@@ -1,0 +1,234 @@
+"""Helpers for driving CopyLift in a real browser: server start/stop, waits, selectors, screenshots.
+
+Waits use Streamlit's own signal: ``[data-testid="stApp"]`` carries
+``data-test-script-state``; after an action it goes to ``running`` and back to
+``notRunning``. A MutationObserver records the change so that a rerun that
+finishes faster than Playwright can poll is still seen. No fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DB_NAME = "copylift.duckdb"
+# A script rerun in the browser; long work (model load, generation, training) passes its own.
+RERUN_TIMEOUT_MS = 30_000
+APP = '[data-testid="stApp"]'
+
+
+# -- the server ---------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    url: str
+    data_dir: Path
+    db_path: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, log_path: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)  # polling interval for the health endpoint, not a wait for the app
+    raise RuntimeError(f"streamlit not healthy after {timeout_s}s:\n{log_path.read_text()[-3000:]}")
+
+
+def start_server(
+    data_dir: Path,
+    *,
+    template: Path | None = None,
+    seed: Callable | None = None,
+    extra_env: dict[str, str] | None = None,
+    name: str = "server",
+) -> AppServer:
+    """Start ``streamlit run app.py`` against ``data_dir``; seed the database first if asked."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_path = data_dir / DB_NAME
+    if template is not None and not db_path.exists():
+        shutil.copy(template, db_path)
+    if seed is not None:
+        from core.store import Store
+
+        with Store(db_path) as store:
+            seed(store)
+            store.execute("CHECKPOINT")
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        COPYLIFT_DATA_DIR=str(data_dir),
+        COPYLIFT_DB=str(db_path),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra_env or {})
+    ARTIFACTS.mkdir(exist_ok=True)
+    log_path = ARTIFACTS / f"{name}.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", "app.py",
+            "--server.headless", "true",
+            "--server.address", "127.0.0.1",
+            "--server.port", str(port),
+            "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(proc, url, log_path)
+    except Exception:
+        stop_server(proc)
+        raise
+    return AppServer(url=url, data_dir=data_dir, db_path=db_path, process=proc, log_path=log_path)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+# -- waiting on Streamlit ------------------------------------------------------------
+_ARM_OBSERVER = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__clSeen = false;
+  if (window.__clObs) window.__clObs.disconnect();
+  window.__clObs = new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__clSeen = true;
+  });
+  window.__clObs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+_RERUN_DONE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return window.__clSeen === true && app && app.getAttribute('data-test-script-state') === 'notRunning';
+}"""
+_IDLE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && document.querySelector('[data-testid="stMain"]') !== null;
+}"""
+
+
+def open_app(page, url: str, timeout_ms: int = 60_000) -> None:
+    """Load a URL of the app and wait for its first script run to finish."""
+    page.goto(url)
+    page.wait_for_selector(APP, state="attached", timeout=timeout_ms)
+    # The first run must have happened: the main area has content and no run is in flight.
+    page.wait_for_function(_IDLE, timeout=timeout_ms)
+    # Something rendered in the main area: a heading, or an error box the test will report.
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]', timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
+def wait_idle(page, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    page.wait_for_function(_IDLE, timeout=timeout_ms)
+
+
+def rerun(page, action: Callable[[], object], timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    """Do ``action`` (a click, a fill...) and wait for the script run it starts to finish."""
+    page.evaluate(_ARM_OBSERVER)
+    action()
+    page.wait_for_function(_RERUN_DONE, timeout=timeout_ms)
+
+
+def goto_page(page, title: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    """Switch page through the sidebar navigation, by its visible title."""
+    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
+    rerun(page, link.click, timeout_ms)
+    page.wait_for_selector(f'[data-testid="stHeading"]:has-text("{title.split(" ")[0]}")', timeout=timeout_ms)
+
+
+def key(name: str) -> str:
+    """CSS selector of the widget created with ``key=name`` (dots and other specials escaped)."""
+    escaped = "".join(c if c.isalnum() or c in "-_" else "\\" + c for c in name)
+    return f".st-key-{escaped}"
+
+
+def exceptions(page) -> list[str]:
+    """Texts of any Streamlit exception boxes on the page (there should be none)."""
+    return page.locator('[data-testid="stException"]').all_inner_texts()
+
+
+def assert_clean(page) -> None:
+    """No exception box and no traceback text anywhere on the page."""
+    boxes = exceptions(page)
+    assert not boxes, f"exception shown in the UI: {boxes}"
+    body = page.locator(APP).inner_text()
+    assert "Traceback (most recent call last)" not in body
+
+
+# -- screenshots -----------------------------------------------------------------------
+def screenshot(page, name: str, *, full: bool = True) -> Path:
+    """Save a screenshot to test-artifacts/, the viewport enlarged to the page's height.
+
+    Streamlit scrolls inside its own container, so a full-page screenshot would
+    only show the viewport; we grow the viewport to the content's height first.
+    """
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    original = page.viewport_size
+    if full:
+        height = page.evaluate(
+            """() => {
+              const sel = ['[data-testid="stMain"]', '[data-testid="stMainBlockContainer"]', '[data-testid="stAppViewContainer"]'];
+              let h = document.documentElement.scrollHeight;
+              for (const s of sel) { const el = document.querySelector(s); if (el) h = Math.max(h, el.scrollHeight); }
+              return h;
+            }"""
+        )
+        page.set_viewport_size({"width": original["width"], "height": min(max(int(height) + 40, original["height"]), 6000)})
+        wait_idle(page)
+    page.screenshot(path=str(path))
+    if full:
+        page.set_viewport_size(original)
+    return path

@@ -1,0 +1,384 @@
+"""Learning from campaign results: match, read out, reallocate, retrain, check trust.
+
+After a strategy has been sent, its results come back through the importer
+(user-level rows into ``exposures``, aggregate rows into ``variant_results``,
+both tagged with ``strategy_id``). This module matches them to the exported
+plan by strategy id and variant id (and says which ids it could not match),
+turns them into per segment x arm counts for ``core.experiments.readout``,
+proposes the next send's allocation by Thompson sampling on a posterior that
+uses the model's prediction as a prior, retrains the predictor as a new
+version (the old one is kept), and gathers predicted-vs-observed pairs for the
+trust checks in ``core.trust``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from core.errors import NotFoundError, ValidationError
+from core.experiments import Readout, posterior_draws, readout
+from core.store import Store
+from core.trust import add_observed, beta_from_interval
+
+AUTO_RETRAIN_KEY = "learning.auto_retrain"
+RESULT_STATUSES = ("exported", "measured")
+ALL_CUSTOMERS = "All customers"
+PLAN_COLUMNS = (
+    "strategy_id", "strategy_version", "strategy_name", "segment_name", "segment_id", "segment_version",
+    "variant_id", "is_control", "share", "planned_sends", "pred_rate", "pred_low", "pred_high", "model_version",
+)
+Progress = Callable[[str, float], None]
+
+
+# -- the plan that results are matched against ------------------------------------
+def exported_record(store: Store, strategy_id: str):
+    """The strategy version results belong to: the latest exported or measured one, else the latest."""
+    from core.strategy import load_strategy
+
+    version = store.scalar(
+        "SELECT max(version) FROM strategies WHERE strategy_id = ? AND status IN (?, ?)",
+        [strategy_id, *RESULT_STATUSES],
+    )
+    return load_strategy(store, strategy_id, None if version is None else int(version))
+
+
+def plan_frame(record) -> pd.DataFrame:
+    """One row per segment x arm of a saved strategy, with what was predicted for it."""
+    plan = record.plan
+    rows = [
+        {
+            "strategy_id": record.strategy_id,
+            "strategy_version": record.version,
+            "strategy_name": record.name,
+            "segment_name": seg.segment.name,
+            "segment_id": seg.segment.segment_id,
+            "segment_version": seg.segment.version,
+            "variant_id": arm.variant_id,
+            "is_control": arm.is_control,
+            "share": arm.share,
+            "planned_sends": arm.sends,
+            "pred_rate": arm.rate,
+            "pred_low": arm.low,
+            "pred_high": arm.high,
+            "model_version": plan.predictor_version,
+        }
+        for seg in plan.segments
+        for arm in seg.arms
+    ]
+    return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
+
+
+# -- matching ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class MatchReport:
+    """How uploaded results line up with one strategy's exported plan."""
+
+    strategy_id: str | None
+    strategy_found: bool
+    matched: tuple[str, ...] = ()
+    unknown_variants: tuple[str, ...] = ()  # in the results, not in the plan
+    missing_variants: tuple[str, ...] = ()  # in the plan, no results yet
+    unknown_segments: tuple[str, ...] = ()
+    rows: int = 0
+    unmatched_rows: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.strategy_found and not self.unknown_variants and not self.unknown_segments
+
+    @property
+    def messages(self) -> list[str]:
+        sid = self.strategy_id or "(no strategy id)"
+        if self.strategy_id is None:
+            return [f"{self.rows} rows carry no strategy id; they are read as an unplanned campaign."]
+        if not self.strategy_found:
+            return [f"Strategy {sid} is not known here ({self.rows} rows): check the strategy id in the file."]
+        out = [f"Strategy {sid}: {len(self.matched)} arms matched."]
+        if self.unknown_variants:
+            out.append(
+                f"Strategy {sid}: variant ids not in the exported plan ({self.unmatched_rows} rows): "
+                + ", ".join(self.unknown_variants)
+            )
+        if self.unknown_segments:
+            out.append(f"Strategy {sid}: segments not in the plan: " + ", ".join(self.unknown_segments))
+        if self.missing_variants:
+            out.append(f"Strategy {sid}: no results yet for " + ", ".join(self.missing_variants))
+        return out
+
+
+def match_results(plan: pd.DataFrame | None, results: pd.DataFrame, strategy_id: str | None) -> MatchReport:
+    """Compare result rows (``variant_id`` and optionally ``segment_name``) with a plan frame.
+
+    Pure: ``plan`` is None when the strategy id is unknown. Nothing is dropped;
+    the report lists every id that did not match so the analyst can fix the file.
+    """
+    if "variant_id" not in results.columns:
+        raise ValidationError("results lack a variant id column; map the column that names the arm")
+    ids = results["variant_id"].astype(str)
+    if plan is None:
+        return MatchReport(strategy_id, strategy_id is None, rows=len(results), unmatched_rows=len(results))
+    planned = set(plan["variant_id"].astype(str))
+    seen = set(ids)
+    unknown = tuple(sorted(seen - planned))
+    segs: tuple[str, ...] = ()
+    if "segment_name" in results.columns:
+        named = set(results["segment_name"].dropna().astype(str)) - {ALL_CUSTOMERS}
+        segs = tuple(sorted(named - set(plan["segment_name"].astype(str))))
+    return MatchReport(
+        strategy_id=strategy_id,
+        strategy_found=True,
+        matched=tuple(sorted(seen & planned)),
+        unknown_variants=unknown,
+        missing_variants=tuple(sorted(planned - seen)),
+        unknown_segments=segs,
+        rows=len(results),
+        unmatched_rows=int(ids.isin(unknown).sum()),
+    )
+
+
+def match_upload(store: Store, results: pd.DataFrame) -> list[MatchReport]:
+    """Match every strategy id in an upload (a frame with ``strategy_id`` and ``variant_id``)."""
+    if "strategy_id" not in results.columns:
+        return [match_results(None, results, None)]
+    reports = []
+    sids = results["strategy_id"]
+    for sid, group in results.groupby(sids.fillna(""), sort=True):
+        if sid == "":
+            reports.append(match_results(None, group, None))
+            continue
+        try:
+            plan = plan_frame(exported_record(store, str(sid)))
+        except NotFoundError:
+            plan = None
+        reports.append(match_results(plan, group, str(sid)))
+    return reports
+
+
+def match_stored(store: Store, strategy_id: str) -> MatchReport:
+    """Match what the database holds for ``strategy_id`` against its plan."""
+    plan = plan_frame(exported_record(store, strategy_id))
+    stored = store.df(
+        "SELECT variant_id, segment_name FROM variant_results WHERE strategy_id = ? "
+        "UNION ALL SELECT DISTINCT variant_id, NULL FROM exposures WHERE strategy_id = ?",
+        [strategy_id, strategy_id],
+    )
+    return match_results(plan, stored, strategy_id)
+
+
+# -- counts per segment x arm ----------------------------------------------------------
+def _segment_of_users(store: Store, plan: pd.DataFrame, users: pd.Series) -> pd.Series:
+    """Segment name of each exposed user, from the plan's segment definitions (first match wins)."""
+    from core.segments import get_segment, segment_members
+
+    out = pd.Series(pd.NA, index=users.index, dtype="object")
+    for _, seg in plan.drop_duplicates("segment_name").iterrows():
+        segment = None if seg["segment_id"] is None else get_segment(store, seg["segment_id"])
+        members = set(segment_members(store, segment)["user_id"].astype(str))
+        todo = out.isna() & users.astype(str).isin(members)
+        out[todo] = seg["segment_name"]
+    return out
+
+
+def strategy_results(store: Store, strategy_id: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Observed counts per segment x arm for a strategy, and user-level revenue when there is any.
+
+    Aggregate rows keep their segment name. User-level rows take the segment of
+    the arm in the plan; an arm planned for several segments (a shared control)
+    is split by segment membership. Arms not in the plan are left out here
+    (``match_stored`` reports them).
+    """
+    plan = plan_frame(exported_record(store, strategy_id))
+    agg = store.df(
+        "SELECT segment_name, variant_id, sum(sends)::BIGINT AS sends, sum(conversions)::BIGINT AS conversions, "
+        "sum(revenue) AS revenue FROM variant_results WHERE strategy_id = ? GROUP BY ALL",
+        [strategy_id],
+    )
+    users = store.df(
+        "SELECT user_id, variant_id, converted, revenue FROM exposures WHERE strategy_id = ?", [strategy_id]
+    )
+    user_revenue = None
+    if not users.empty:
+        seg_count = plan.groupby("variant_id")["segment_name"].agg(["first", "nunique"])
+        users = users[users["variant_id"].isin(seg_count.index)].copy()
+        users["segment_name"] = users["variant_id"].map(seg_count["first"])
+        shared = users["variant_id"].map(seg_count["nunique"]) > 1
+        if shared.any():
+            users.loc[shared, "segment_name"] = _segment_of_users(store, plan, users.loc[shared, "user_id"])
+        users = users.dropna(subset=["segment_name"])
+        user_counts = users.groupby(["segment_name", "variant_id"], as_index=False).agg(
+            sends=("user_id", "size"), conversions=("converted", "sum"), revenue=("revenue", "sum")
+        )
+        agg = pd.concat([agg, user_counts], ignore_index=True)
+        user_revenue = users[["segment_name", "variant_id", "revenue"]]
+    if agg.empty:
+        return pd.DataFrame(columns=["segment_name", "variant_id", "sends", "conversions", "revenue", "is_control"]), None
+    agg = agg.groupby(["segment_name", "variant_id"], as_index=False)[["sends", "conversions", "revenue"]].sum()
+    keys = plan[["segment_name", "variant_id", "is_control"]]
+    arms = agg.merge(keys, on=["segment_name", "variant_id"], how="inner")
+    arms["sends"] = arms["sends"].astype(int)
+    arms["conversions"] = arms["conversions"].astype(int)
+    # Aggregate rows for a variant make user-level bootstrap incomplete; fall back to totals then.
+    if user_revenue is not None and len(user_revenue) != int(arms["sends"].sum()):
+        user_revenue = None
+    return arms.reset_index(drop=True), user_revenue
+
+
+def strategy_readout(store: Store, strategy_id: str, **kwargs) -> Readout:
+    """``core.experiments.readout`` on a strategy's results; segments without a measured control are skipped."""
+    arms, users = strategy_results(store, strategy_id)
+    if arms.empty:
+        raise NotFoundError(f"no results for strategy {strategy_id} yet; upload the campaign results first")
+    has_control = arms.groupby("segment_name")["is_control"].transform("any")
+    skipped = sorted(arms.loc[~has_control, "segment_name"].unique())
+    result = readout(arms[has_control], users, **kwargs)
+    if skipped:
+        warn = f"No control results for {', '.join(skipped)}: lift cannot be read there."
+        return Readout(result.table, result.summary, [*result.warnings, warn])
+    return result
+
+
+def campaign_arms(store: Store, campaign_id: str, control_variant_id: str | None = None) -> pd.DataFrame:
+    """Counts per arm for a campaign that was not planned in CopyLift (an imported A/B test)."""
+    frame = store.df(
+        "SELECT coalesce(r.segment_name, ?) AS segment_name, v.variant_id, sum(r.sends)::BIGINT AS sends, "
+        "sum(r.conversions)::BIGINT AS conversions, sum(r.revenue) AS revenue, any_value(v.is_control) AS is_control "
+        "FROM variants v JOIN variant_results r USING (variant_id) WHERE v.campaign_id = ? GROUP BY ALL "
+        "UNION ALL "
+        "SELECT ? AS segment_name, v.variant_id, count(*) AS sends, count_if(e.converted) AS conversions, "
+        "sum(e.revenue) AS revenue, any_value(v.is_control) AS is_control "
+        "FROM variants v JOIN exposures e USING (variant_id) WHERE v.campaign_id = ? GROUP BY ALL",
+        [ALL_CUSTOMERS, campaign_id, ALL_CUSTOMERS, campaign_id],
+    )
+    if frame.empty:
+        raise NotFoundError(f"campaign {campaign_id} has no results; import its A/B export first")
+    frame = frame.groupby(["segment_name", "variant_id"], as_index=False).agg(
+        sends=("sends", "sum"), conversions=("conversions", "sum"), revenue=("revenue", "sum"),
+        is_control=("is_control", "any"),
+    )
+    if control_variant_id is not None:
+        if control_variant_id not in set(frame["variant_id"]):
+            raise NotFoundError(f"control {control_variant_id} is not an arm of campaign {campaign_id}")
+        frame["is_control"] = frame["variant_id"] == control_variant_id
+    return frame
+
+
+# -- trust: predicted vs observed ---------------------------------------------------------
+def trust_frame(store: Store, strategy_ids: list[str] | None = None) -> pd.DataFrame:
+    """Predicted vs observed for every measured strategy x segment x arm that had a prediction."""
+    if strategy_ids is None:
+        strategy_ids = [
+            r[0]
+            for r in store.rows(
+                "SELECT DISTINCT strategy_id FROM variant_results WHERE strategy_id IS NOT NULL "
+                "UNION SELECT DISTINCT strategy_id FROM exposures WHERE strategy_id IS NOT NULL"
+            )
+        ]
+    parts = []
+    for sid in sorted(strategy_ids):
+        try:
+            plan = plan_frame(exported_record(store, sid))
+        except NotFoundError:
+            continue  # results for an unknown strategy are reported by match_upload, not plotted
+        arms, _ = strategy_results(store, sid)
+        if arms.empty:
+            continue
+        merged = plan.merge(arms.drop(columns="is_control"), on=["segment_name", "variant_id"], how="inner")
+        parts.append(merged.dropna(subset=["pred_rate", "pred_low", "pred_high"]))
+    if not parts:
+        return pd.DataFrame(columns=[*PLAN_COLUMNS, "sends", "conversions", "revenue"])
+    return add_observed(pd.concat(parts, ignore_index=True))
+
+
+# -- next send's allocation -------------------------------------------------------------------
+def next_allocation(
+    plan: pd.DataFrame,
+    arms: pd.DataFrame,
+    *,
+    floor: float = 0.01,
+    holdout: float = 0.10,
+    max_prior_sends: float = 1000.0,
+    draws: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Thompson-sampling shares per segment for the treated variants of a plan.
+
+    Prior per variant: the Beta matching the model's predicted rate and 90%
+    interval, worth at most ``max_prior_sends`` pseudo-sends so results can
+    overrule a wrong prediction; posterior = prior + observed conversions and
+    misses. Each variant's share is ``floor`` plus its probability of being
+    best times the rest of the treated traffic (so new variants keep being
+    tried), and the holdout stays fixed.
+    """
+    from core.strategy import thompson_allocation
+
+    counts = arms.set_index(["segment_name", "variant_id"]) if not arms.empty else None
+    rows = []
+    for segment, group in plan[~plan["is_control"].astype(bool)].groupby("segment_name", sort=False):
+        priors = [
+            beta_from_interval(r, lo, hi, max_pseudo=max_prior_sends) if pd.notna(r) else (1.0, 1.0)
+            for r, lo, hi in zip(group["pred_rate"], group["pred_low"], group["pred_high"])
+        ]
+        post = []
+        for (a, b), vid in zip(priors, group["variant_id"]):
+            x = n = 0
+            if counts is not None and (segment, vid) in counts.index:
+                x, n = int(counts.loc[(segment, vid), "conversions"]), int(counts.loc[(segment, vid), "sends"])
+            post.append((a + x, b + n - x, x, n))
+        shares = thompson_allocation(
+            [p[0] for p in post], [p[1] for p in post], floor=floor, holdout=holdout, seed=seed, draws=draws
+        )
+        samples = posterior_draws([p[0] for p in post], [p[1] for p in post], draws, seed)
+        p_best = np.bincount(samples.argmax(axis=1), minlength=len(post)) / draws
+        for vid, (a, b), (pa, pb, x, n), s, pb_ in zip(group["variant_id"], priors, post, shares, p_best):
+            rows.append(
+                {
+                    "segment_name": segment, "variant_id": vid, "prior_alpha": a, "prior_beta": b,
+                    "sends": n, "conversions": x, "posterior_alpha": pa, "posterior_beta": pb,
+                    "posterior_mean": pa / (pa + pb), "prob_best": float(pb_), "share": float(s),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def update_allocation(store: Store, strategy_id: str, *, author: str | None = None, seed: int = 0):
+    """Save the strategy's next-send allocation as a new ``measured`` version (old versions stay)."""
+    from core.strategy import save_strategy, with_allocation
+
+    record = exported_record(store, strategy_id)
+    arms, _ = strategy_results(store, strategy_id)
+    settings = record.plan.settings
+    alloc = next_allocation(
+        plan_frame(record), arms, floor=settings.floor, holdout=settings.holdout, seed=seed
+    )
+    plan = record.plan
+    for segment, group in alloc.groupby("segment_name", sort=False):
+        plan = with_allocation(plan, str(segment), dict(zip(group["variant_id"], group["share"])))
+    return save_strategy(
+        store, plan, author=author, strategy_id=strategy_id, status="measured",
+        comment="allocation updated from results (Thompson sampling, model prior + observed counts)",
+    )
+
+
+# -- retraining -------------------------------------------------------------------------------
+def auto_retrain_enabled(store: Store) -> bool:
+    return bool(store.get_setting(AUTO_RETRAIN_KEY, False))
+
+
+def set_auto_retrain(store: Store, enabled: bool) -> None:
+    """Remember whether every results import should retrain the predictor."""
+    store.set_setting(AUTO_RETRAIN_KEY, bool(enabled))
+
+
+@dataclass(frozen=True)
+class RetrainReport:
+    """What a retrain changed: versions, metrics before/after, and how predictions moved."""
+
+    old_version: int | None
+    new_version: int
+    metrics: pd.DataFrame  # metric, before, after
+    movement: pd.DataFrame = field(default_factory=pd.DataFrame)  # variant_id, segment_name, before, after, change
+    notes: tuple[str, ...] = ()

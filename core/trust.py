@@ -1,0 +1,164 @@
+"""Did the predictions deserve trust? Predicted against observed conversion.
+
+Works on a tidy "trust frame": one row per measured strategy x segment x
+variant with the predicted rate and its 90% model interval (``pred_rate,
+pred_low, pred_high``), the model version that made it, and the observed
+``sends`` and ``conversions``. An observed rate carries sampling noise the
+model interval does not, so the interval we check it against is the
+*predictive* one: the Beta distribution matching the model interval, pushed
+through a Binomial of the actual send size (a Beta-Binomial). If the model is
+honest, about 90% of observed rates land inside; far fewer means the world
+has moved away from what the model learned (drift).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from core.errors import ValidationError
+
+Z90 = float(stats.norm.ppf(0.95))
+TRUST_COLUMNS = ("pred_rate", "pred_low", "pred_high", "sends", "conversions")
+
+
+def beta_from_interval(
+    rate: float, low: float, high: float, level: float = 0.90, max_pseudo: float = 5000.0
+) -> tuple[float, float]:
+    """A Beta(alpha, beta) with mean ``rate`` whose spread matches the interval ``low``-``high``.
+
+    Method of moments with sd = width / (2 z); the pseudo-count ``alpha + beta``
+    is capped at ``max_pseudo`` so that observed data can always overrule the
+    model, and floored at 2 (a flat-ish prior) for very wide intervals.
+    """
+    if not 0 <= low <= rate <= high <= 1:
+        raise ValidationError(f"need 0 <= low <= rate <= high <= 1, got {low}, {rate}, {high}")
+    m = min(max(rate, 1e-6), 1 - 1e-6)
+    sd = (high - low) / (2 * float(stats.norm.ppf(0.5 + level / 2)))
+    k = max_pseudo if sd <= 0 else m * (1 - m) / sd**2 - 1
+    k = float(np.clip(k, 2.0, max_pseudo))
+    return m * k, (1 - m) * k
+
+
+def predictive_interval(
+    rate: float, low: float, high: float, sends: int, level: float = 0.90
+) -> tuple[float, float]:
+    """Interval for the *observed* rate of ``sends`` messages: model uncertainty plus sampling noise."""
+    if sends <= 0:
+        return 0.0, 1.0
+    a, b = beta_from_interval(rate, low, high)
+    dist = stats.betabinom(int(sends), a, b)
+    tail = (1 - level) / 2
+    return float(dist.ppf(tail)) / sends, float(dist.ppf(1 - tail)) / sends
+
+
+def add_observed(frame: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
+    """Add observed rate, its Wilson interval, the predictive interval and an ``inside`` flag."""
+    from core.experiments import wilson_interval
+
+    missing = [c for c in TRUST_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"trust data lacks columns: {', '.join(missing)}")
+    out = frame.copy()
+    out = out[out["sends"] > 0].reset_index(drop=True)
+    out["obs_rate"] = out["conversions"] / out["sends"]
+    wil = [wilson_interval(int(x), int(n)) for x, n in zip(out["conversions"], out["sends"])]
+    out["obs_low"] = [w[0] for w in wil]
+    out["obs_high"] = [w[1] for w in wil]
+    pi = [
+        predictive_interval(r, lo, hi, int(n), level)
+        for r, lo, hi, n in zip(out["pred_rate"], out["pred_low"], out["pred_high"], out["sends"])
+    ]
+    out["pi_low"] = [p[0] for p in pi]
+    out["pi_high"] = [p[1] for p in pi]
+    out["inside"] = (out["obs_rate"] >= out["pi_low"]) & (out["obs_rate"] <= out["pi_high"])
+    return out
+
+
+def coverage(frame: pd.DataFrame, by: str | None = "model_version") -> pd.DataFrame:
+    """Share of observed rates inside their predicted 90% interval (overall or per ``by``)."""
+    if frame.empty:
+        return pd.DataFrame(columns=[by or "group", "cells", "inside", "coverage"])
+    data = frame if "inside" in frame.columns else add_observed(frame)
+    key = by if by and by in data.columns else None
+    groups = data.groupby(key, dropna=False) if key else [("all", data)]
+    rows = [
+        {key or "group": name, "cells": len(g), "inside": int(g["inside"].sum()), "coverage": float(g["inside"].mean())}
+        for name, g in groups
+    ]
+    return pd.DataFrame(rows)
+
+
+def reliability_curve(frame: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """Mean predicted vs pooled observed rate in quantile bins of the prediction, weighted by sends."""
+    if frame.empty:
+        return pd.DataFrame(columns=["bin", "cells", "sends", "predicted", "observed", "obs_low", "obs_high"])
+    from core.experiments import wilson_interval
+
+    data = frame.copy()
+    n_bins = max(1, min(bins, data["pred_rate"].nunique()))
+    data["bin"] = pd.qcut(data["pred_rate"].rank(method="first"), n_bins, labels=False)
+    rows = []
+    for b, g in data.groupby("bin"):
+        sends, conv = int(g["sends"].sum()), int(g["conversions"].sum())
+        lo, hi = wilson_interval(conv, sends)
+        rows.append(
+            {
+                "bin": int(b),
+                "cells": len(g),
+                "sends": sends,
+                "predicted": float(np.average(g["pred_rate"], weights=g["sends"])),
+                "observed": conv / sends,
+                "obs_low": lo,
+                "obs_high": hi,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """How often observed rates fell outside their predicted intervals, against the expected share."""
+
+    cells: int
+    outside: int
+    expected_share: float
+    p_value: float
+    drifting: bool
+    message: str
+
+    @property
+    def share_outside(self) -> float:
+        return self.outside / self.cells if self.cells else 0.0
+
+
+def drift_check(frame: pd.DataFrame, level: float = 0.90, alpha: float = 0.01) -> DriftReport:
+    """Flag drift when observed rates leave the predicted intervals more often than ``1 - level``.
+
+    A one-sided binomial test of the number of cells outside against the
+    expected share; ``alpha`` is strict because a false alarm prompts a retrain.
+    """
+    expected = 1 - level
+    if frame.empty:
+        return DriftReport(0, 0, expected, 1.0, False, "No measured results yet, so drift cannot be checked.")
+    data = frame if "inside" in frame.columns else add_observed(frame, level)
+    cells = len(data)
+    outside = int((~data["inside"]).sum())
+    p = float(stats.binomtest(outside, cells, expected, alternative="greater").pvalue)
+    drifting = p < alpha
+    share = outside / cells
+    if drifting:
+        msg = (
+            f"Drift: {outside} of {cells} recent results ({share:.0%}) fell outside the predicted 90% intervals, "
+            f"against about {expected:.0%} expected. Customers' responses have moved; retrain the predictor "
+            "and treat current predictions with caution."
+        )
+    else:
+        msg = (
+            f"No sign of drift: {outside} of {cells} results ({share:.0%}) fell outside the predicted 90% "
+            f"intervals (about {expected:.0%} expected)."
+        )
+    return DriftReport(cells, outside, expected, p, drifting, msg)

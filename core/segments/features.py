@@ -53,6 +53,7 @@ FEATURES_VERSION = "3"
 DISCOUNT_OFFER_TYPES = (
     "percent_off",
     "amount_off",
+    "amount",
     "discount",
     "percent",
     "percentage",

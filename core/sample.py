@@ -1,0 +1,732 @@
+"""The sample shop: a seeded generator, its committed CSV files, and loading them.
+
+``generate(out_dir, scale, seed)`` writes a believable shop (users, products,
+six months of funnel events with reviews, past campaigns with copy variants,
+and exposures whose outcomes come from ``core.response_model``) as CSV files
+that are reproducible byte for byte. ``load_sample(store)`` loads a folder of
+them into an empty database in one transaction, and ``reset_to_sample(store)``
+replaces the data tables with the sample.
+
+Command line::
+
+    python -m core.sample                    # regenerate sample_data/ (scale 1)
+    python -m core.sample --scale 34 --out /tmp/big   # ~10 million events
+    python -m core.sample --ensure-db        # build the app's database if it is empty
+
+Generation runs in chunks of users, so memory stays flat as the scale grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import sample_text as words
+from core.config import SAMPLE_DIR, load_config
+from core.copy_features import CATEGORIES, CHANNEL_LIMITS, extract_copy_features
+from core.errors import NotFoundError, ValidationError
+from core.migrations import CHANNELS, DATA_TABLES
+from core.response_model import (
+    AFFINITY_COLUMNS,
+    TRAIT_COLUMNS,
+    ResponseModel,
+    copy_frame,
+)
+from core.store import Store, quote_ident
+
+# Column order and types of each CSV file (table columns minus source/import_id).
+CSV_COLUMNS: dict[str, dict[str, str]] = {
+    "users": {
+        "user_id": "VARCHAR", "signup_date": "DATE", "region": "VARCHAR", "device": "VARCHAR",
+        "age_band": "VARCHAR", "loyalty_tier": "VARCHAR", "first_name": "VARCHAR", "email": "VARCHAR",
+        "accepts_marketing": "BOOLEAN",
+    },
+    "products": {
+        "product_id": "VARCHAR", "title": "VARCHAR", "category": "VARCHAR", "price": "DOUBLE",
+        "description": "VARCHAR",
+    },
+    "events": {
+        "event_id": "VARCHAR", "user_id": "VARCHAR", "product_id": "VARCHAR", "event_type": "VARCHAR",
+        "ts": "TIMESTAMP", "quantity": "INTEGER", "price": "DOUBLE", "rating": "DOUBLE",
+        "review_text": "VARCHAR", "order_id": "VARCHAR", "campaign_id": "VARCHAR",
+    },
+    "campaigns": {
+        "campaign_id": "VARCHAR", "name": "VARCHAR", "channel": "VARCHAR", "sent_at": "TIMESTAMP",
+        "product_id": "VARCHAR", "category": "VARCHAR", "offer_type": "VARCHAR", "offer_value": "DOUBLE",
+        "promo_code": "VARCHAR",
+    },
+    "variants": {
+        "variant_id": "VARCHAR", "campaign_id": "VARCHAR", "channel": "VARCHAR", "copy_text": "VARCHAR",
+        "offer_type": "VARCHAR", "offer_value": "DOUBLE", "promo_code": "VARCHAR", "product_id": "VARCHAR",
+        "category": "VARCHAR", "is_control": "BOOLEAN", "origin": "VARCHAR", "in_working_set": "BOOLEAN",
+        "brief_json": "VARCHAR", "settings_json": "VARCHAR", "model_name": "VARCHAR", "seed": "BIGINT",
+        "guardrails_json": "VARCHAR", "override_reason": "VARCHAR", "created_at": "TIMESTAMP",
+    },
+    "exposures": {
+        "user_id": "VARCHAR", "variant_id": "VARCHAR", "campaign_id": "VARCHAR", "sent_at": "TIMESTAMP",
+        "opened": "BOOLEAN", "clicked": "BOOLEAN", "converted": "BOOLEAN", "revenue": "DOUBLE",
+        "strategy_id": "VARCHAR",
+    },
+}
+# Load order: parents before children.
+SAMPLE_TABLES: tuple[str, ...] = ("users", "products", "campaigns", "variants", "events", "exposures")
+GZIPPED = {"events", "exposures"}
+
+
+def csv_name(table: str) -> str:
+    return f"{table}.csv.gz" if table in GZIPPED else f"{table}.csv"
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """What to generate. ``scale`` multiplies users, and with them events and exposures."""
+
+    seed: int = 20260630
+    scale: float = 1.0
+    users: int = 5000
+    products: int = 300
+    campaigns: int = 40
+    days: int = 180
+    end: str = "2026-06-30 00:00:00"
+    views_per_user: float = 41.0
+    chunk_users: int = 25_000
+
+    @property
+    def n_users(self) -> int:
+        return max(20, int(round(self.users * self.scale)))
+
+
+SECONDS_PER_DAY = 86_400
+CATEGORY_SHARE = np.array([0.16, 0.16, 0.13, 0.17, 0.11, 0.08, 0.09, 0.10])
+CHANNEL_MIX = ("email_subject",) * 14 + ("push",) * 10 + ("sms",) * 8 + ("banner",) * 8
+
+
+# -- writing -------------------------------------------------------------------
+class _CsvWriter:
+    """Append frames to a CSV (optionally gzip with mtime 0) with fixed formatting."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.columns = columns
+        self._raw = path.open("wb")
+        self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=6) \
+            if path.name.endswith(".gz") else None
+        self._text = io.TextIOWrapper(self._gz or self._raw, encoding="utf-8", newline="")
+        self._text.write(",".join(columns) + "\n")
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame[self.columns].to_csv(self._text, header=False, index=False, lineterminator="\n")
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()
+        if self._gz is not None:
+            self._gz.close()
+        self._raw.close()
+
+
+def _bool_text(values: np.ndarray) -> np.ndarray:
+    return np.where(values, "true", "false")
+
+
+def _money(values: np.ndarray) -> np.ndarray:
+    return np.round(values.astype(float), 2)
+
+
+def _ts(seconds: np.ndarray) -> pd.Series:
+    return pd.Series(pd.to_datetime(seconds.astype("int64"), unit="s")).dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- generation: products, users, campaigns ------------------------------------
+def _products(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
+    per_cat = np.full(len(CATEGORIES), spec.products // len(CATEGORIES))
+    per_cat[: spec.products % len(CATEGORIES)] += 1
+    rows = []
+    for ci, category in enumerate(CATEGORIES):
+        cat = words.CATALOGUE[category]
+        combos = [(i, b, m) for i in range(len(cat["items"])) for b in range(len(cat["brands"]))
+                  for m in range(len(words.MODELS))]
+        chosen = rng.choice(len(combos), size=per_cat[ci], replace=False)
+        for k in sorted(chosen):
+            item_i, brand_i, model_i = combos[k]
+            noun, low, high = cat["items"][item_i]
+            brand = cat["brands"][brand_i]
+            if category == "Books":
+                first = words.BOOK_WORDS[0][(model_i + brand_i) % len(words.BOOK_WORDS[0])]
+                second = words.BOOK_WORDS[1][(model_i * 3 + item_i + brand_i) % len(words.BOOK_WORDS[1])]
+                title = f"{first} {second} ({noun})"
+            else:
+                title = f"{brand} {noun}{words.MODELS[model_i]}"
+            price = np.floor(rng.uniform(low, high)) + (0.99 if rng.random() < 0.7 else 0.49)
+            b1, b2 = rng.choice(len(cat["benefits"]), size=2, replace=False)
+            description = (f"{title} by {brand}: {cat['benefits'][b1]}. "
+                           f"{cat['benefits'][b2].capitalize()}, backed by our 30-day returns.")
+            rows.append((title, category, float(price), description, noun))
+    frame = pd.DataFrame(rows, columns=["title", "category", "price", "description", "noun"])
+    frame = frame.drop_duplicates("title").reset_index(drop=True)
+    frame.insert(0, "product_id", [f"P{i + 1:04d}" for i in range(len(frame))])
+    frame["quality"] = np.clip(rng.normal(4.1, 0.45, len(frame)), 2.3, 4.9)
+    # Popularity within category: a few hits, a long tail.
+    frame["popularity"] = rng.pareto(1.6, len(frame)) + 0.2
+    return frame
+
+
+def _users(spec: SampleSpec, rng: np.random.Generator, end_s: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    n = spec.n_users
+    start_s = end_s - spec.days * SECONDS_PER_DAY
+    new = rng.random(n) < 0.2
+    signup_s = np.where(
+        new,
+        start_s + rng.uniform(0, (spec.days - 7) * SECONDS_PER_DAY, n),
+        start_s - rng.uniform(0, 900 * SECONDS_PER_DAY, n),
+    )
+    signup_day = (signup_s // SECONDS_PER_DAY).astype(np.int64)
+    activity = rng.lognormal(-0.4, 0.95, n)
+    noisy = np.log(activity) + rng.normal(0, 0.5, n)
+    rank = noisy.argsort().argsort() / max(n - 1, 1)
+    tier = np.select([rank > 0.9, rank > 0.7, rank > 0.4], [3, 2, 1], 0)
+    age = rng.choice(len(words.AGE_BANDS), size=n, p=words.AGE_P)
+    ps = rng.beta(2.2, 2.2, n) - 0.15 * (tier == 3) - 0.07 * (tier == 2) + 0.05 * (tier == 0) + 0.06 * (age == 0)
+    ps = np.round(np.clip(ps, 0.02, 0.98), 6)
+    # Dirichlet draws via normalised gammas (vectorised); small alphas make most
+    # customers clearly prefer one or two categories.
+    alpha = CATEGORY_SHARE * 2.8
+    affinity = rng.gamma(alpha, 1.0, (n, len(alpha)))
+    affinity = affinity / affinity.sum(axis=1, keepdims=True)
+    affinity = np.round(affinity, 6)
+    churned = rng.random(n) < 0.3
+    active_end_s = np.where(churned, start_s + rng.uniform(15, spec.days - 20, n) * SECONDS_PER_DAY, end_s - 1)
+    first = rng.integers(len(words.FIRST_NAMES), size=n)
+    initial = rng.integers(len(words.LAST_INITIALS), size=n)
+    names = np.array(words.FIRST_NAMES)[first]
+    ids = np.array([f"U{i + 1:07d}" for i in range(n)])
+    emails = [f"{nm.lower()}.{words.LAST_INITIALS[k].lower()}{i + 1}@example.com"
+              for i, (nm, k) in enumerate(zip(names, initial))]
+    users = pd.DataFrame({
+        "user_id": ids,
+        "signup_date": pd.Series(pd.to_datetime(signup_day, unit="D")).dt.strftime("%Y-%m-%d"),
+        "region": np.array(words.REGIONS)[rng.choice(len(words.REGIONS), size=n, p=words.REGION_P)],
+        "device": np.array(words.DEVICES)[rng.choice(len(words.DEVICES), size=n, p=words.DEVICE_P)],
+        "age_band": np.array(words.AGE_BANDS)[age],
+        "loyalty_tier": np.array(words.LOYALTY_TIERS)[tier],
+        "first_name": names,
+        "email": emails,
+        "accepts_marketing": _bool_text(rng.random(n) < 0.9),
+    })
+    latent = {
+        "signup_s": signup_s.astype(np.int64),
+        "active_start_s": np.maximum(signup_s, start_s).astype(np.int64),
+        "active_end_s": active_end_s.astype(np.int64),
+        "activity": activity,
+        "price_sensitivity": ps,
+        "affinity": affinity,
+        "tier": tier,
+        "accepts": users["accepts_marketing"].to_numpy() == "true",
+    }
+    return users, latent
+
+
+def _campaigns(
+    spec: SampleSpec, rng: np.random.Generator, products: pd.DataFrame, end_s: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    start_s = end_s - spec.days * SECONDS_PER_DAY
+    days = np.sort(rng.choice(np.arange(5, spec.days - 3), size=spec.campaigns, replace=False))
+    channels = rng.permutation(np.array(CHANNEL_MIX * (spec.campaigns // len(CHANNEL_MIX) + 1))[: spec.campaigns])
+    seasons = ("Spring", "Summer", "Weekend", "Midweek", "Payday", "Flash", "VIP", "New Season", "Clearance")
+    camp_rows, var_rows = [], []
+    for i in range(spec.campaigns):
+        cid = f"C{i + 1:03d}"
+        channel = str(channels[i])
+        category = str(rng.choice(CATEGORIES, p=CATEGORY_SHARE / CATEGORY_SHARE.sum()))
+        in_cat = products[products["category"] == category]
+        product = in_cat.iloc[rng.integers(len(in_cat))] if rng.random() < 0.5 else None
+        offer_type = str(rng.choice(["percent", "amount", "free_shipping", "gift", "none"],
+                                    p=[0.45, 0.15, 0.15, 0.1, 0.15]))
+        hour = 9 if rng.random() < 0.6 else 18
+        sent_s = start_s + int(days[i]) * SECONDS_PER_DAY + hour * 3600
+        base_value = {"percent": float(rng.choice([10, 15, 20, 25])), "amount": float(rng.choice([5, 10, 15])),
+                      }.get(offer_type, 0.0)
+        code_word = str(rng.choice(words.CODE_WORDS))
+        promo = f"{code_word}{int(base_value)}" if offer_type in ("percent", "amount") else None
+        if offer_type == "free_shipping":
+            promo = "SHIPFREE" if rng.random() < 0.5 else None
+        thing = product["title"] if product is not None else None
+        noun = product["noun"] if product is not None else \
+            words.CATALOGUE[category]["items"][rng.integers(10)][0]
+        name = f"{rng.choice(seasons)} {category} {['push', 'promo', 'drop', 'event'][rng.integers(4)]}"
+        camp_rows.append({
+            "campaign_id": cid, "name": f"{name} ({channel.replace('_', ' ')})", "channel": channel,
+            "sent_s": sent_s, "product_id": product["product_id"] if product is not None else None,
+            "category": category, "offer_type": offer_type if offer_type != "none" else None,
+            "offer_value": base_value if base_value else None, "promo_code": promo,
+        })
+        n_var = int(rng.integers(3, 7))
+        texts: set[str] = set()
+        for k in range(n_var):
+            control = k == 0
+            v_offer = offer_type
+            value = base_value
+            if not control and offer_type == "percent":
+                value = float(rng.choice([10, 15, 20, 25, 30, 40]))
+            elif not control and offer_type == "amount":
+                value = float(rng.choice([5, 10, 15, 20]))
+            elif not control and offer_type == "none" and rng.random() < 0.3:
+                v_offer, value = "free_shipping", 0.0
+            v_promo = (f"{code_word}{int(value)}" if v_offer in ("percent", "amount") else
+                       promo if v_offer == "free_shipping" and offer_type == "free_shipping" else None)
+            knobs = dict(
+                urgency=not control and rng.random() < 0.45,
+                personal=not control and channel != "banner" and rng.random() < 0.35,
+                emoji=not control and channel != "sms" and rng.random() < 0.3,
+                cta=rng.random() < (0.4 if control else 0.6),
+                question=not control and rng.random() < 0.15,
+                long=rng.random() < 0.35,
+            )
+            for _ in range(5):  # variants of one campaign must differ in wording
+                text = words.compose_copy(
+                    rng, channel=channel, category=category, thing=thing, noun=noun,
+                    offer_type=v_offer, offer_value=value, promo_code=v_promo, **knobs,
+                )
+                if text not in texts:
+                    break
+            texts.add(text)
+            var_rows.append({
+                "variant_id": f"{cid}-{'ABCDEF'[k]}", "campaign_id": cid, "channel": channel, "copy_text": text,
+                "offer_type": v_offer if v_offer != "none" else None, "offer_value": value if value else None,
+                "promo_code": v_promo, "product_id": camp_rows[-1]["product_id"], "category": category,
+                "is_control": control, "sent_s": sent_s,
+            })
+    return pd.DataFrame(camp_rows), pd.DataFrame(var_rows)
+
+
+# -- generation: events and exposures per chunk of users ----------------------
+def _day_weights(spec: SampleSpec, rng: np.random.Generator) -> np.ndarray:
+    """Relative traffic per day: weekly rhythm, slow growth, two sale spikes."""
+    d = np.arange(spec.days)
+    weekday = np.array([1.0, 0.95, 0.95, 1.0, 1.1, 1.25, 1.2])[(d + 3) % 7]
+    growth = 1 + 0.35 * d / spec.days
+    spikes = 1 + 0.8 * np.exp(-0.5 * ((d - 0.3 * spec.days) / 2.0) ** 2) \
+        + 1.1 * np.exp(-0.5 * ((d - 0.8 * spec.days) / 2.5) ** 2)
+    return weekday * growth * spikes * rng.uniform(0.93, 1.07, spec.days)
+
+
+HOUR_WEIGHTS = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2, 2.6, 2.8, 2.9, 3, 3.2, 3, 2.8, 2.8, 3,
+                         3.4, 4, 4.6, 4.8, 4.2, 3, 1.8], dtype=float)
+
+
+def _sample_times(rng: np.random.Generator, lo_s: np.ndarray, hi_s: np.ndarray, day_cdf: np.ndarray,
+                  start_s: int) -> np.ndarray:
+    """Event times between lo and hi, following the daily traffic curve and hour-of-day rhythm."""
+    lo_d = np.clip((lo_s - start_s) / SECONDS_PER_DAY, 0, len(day_cdf) - 1)
+    hi_d = np.clip((hi_s - start_s) / SECONDS_PER_DAY, 0, len(day_cdf) - 1)
+    grid = np.arange(len(day_cdf) + 1)
+    cdf = np.concatenate([[0.0], day_cdf])
+    lo_c, hi_c = np.interp(lo_d, grid, cdf), np.interp(hi_d, grid, cdf)
+    u = lo_c + rng.random(len(lo_s)) * (hi_c - lo_c)
+    day = np.floor(np.interp(u, cdf, grid)).astype(np.int64)
+    hour_cdf = np.cumsum(HOUR_WEIGHTS) / HOUR_WEIGHTS.sum()
+    hour = np.searchsorted(hour_cdf, rng.random(len(lo_s)))
+    t = start_s + day * SECONDS_PER_DAY + hour * 3600 + rng.integers(0, 3600, len(lo_s))
+    return np.clip(t, lo_s, hi_s)
+
+
+def _choose_products(rng: np.random.Generator, cats: np.ndarray, products: pd.DataFrame) -> np.ndarray:
+    out = np.empty(len(cats), dtype=np.int64)
+    pcat = products["category"].map({c: i for i, c in enumerate(CATEGORIES)}).to_numpy()
+    pop = products["popularity"].to_numpy()
+    for ci in range(len(CATEGORIES)):
+        rows = np.flatnonzero(cats == ci)
+        members = np.flatnonzero(pcat == ci)
+        cdf = np.cumsum(pop[members]) / pop[members].sum()
+        out[rows] = members[np.minimum(np.searchsorted(cdf, rng.random(len(rows))), len(members) - 1)]
+    return out
+
+
+def _organic_events(spec: SampleSpec, rng: np.random.Generator, lat: dict, products: pd.DataFrame,
+                    day_cdf: np.ndarray, start_s: int, end_s: int) -> dict[str, np.ndarray]:
+    n = len(lat["activity"])
+    active_days = np.maximum(lat["active_end_s"] - lat["active_start_s"], 0) / SECONDS_PER_DAY
+    rate = spec.views_per_user / spec.days * lat["activity"] / 0.86
+    n_views = rng.poisson(rate * active_days)
+    uidx = np.repeat(np.arange(n), n_views)
+    m = len(uidx)
+    aff = lat["affinity"][uidx]
+    cat = (rng.random(m)[:, None] > np.cumsum(aff, axis=1)).sum(axis=1)
+    cat = np.minimum(cat, len(CATEGORIES) - 1)
+    prod = _choose_products(rng, cat, products)
+    view_t = _sample_times(rng, lat["active_start_s"][uidx], lat["active_end_s"][uidx], day_cdf, start_s)
+    aff_cat = aff[np.arange(m), cat]
+    ps = lat["price_sensitivity"][uidx]
+    price = products["price"].to_numpy()[prod]
+    cat_median = products.groupby("category")["price"].median().reindex(CATEGORIES).to_numpy()[cat]
+    clicked = rng.random(m) < 0.24 + 0.3 * aff_cat
+    carted = clicked & (rng.random(m) < 0.3)
+    p_buy = np.clip(0.55 - 0.35 * ps * (price > cat_median) + 0.08 * (lat["tier"][uidx] >= 2), 0.1, 0.9)
+    bought = carted & (rng.random(m) < p_buy)
+    click_t = np.minimum(view_t + rng.integers(5, 300, m), end_s - 1)
+    cart_t = np.minimum(click_t + rng.integers(20, 1800, m), end_s - 1)
+    buy_t = np.minimum(cart_t + rng.integers(30, 5400, m), end_s - 1)
+    qty = rng.choice([1, 2, 3], size=m, p=[0.85, 0.12, 0.03])
+    quality = products["quality"].to_numpy()[prod]
+    reviewed = bought & (rng.random(m) < 0.18)
+    review_t = buy_t + rng.integers(2 * SECONDS_PER_DAY, 20 * SECONDS_PER_DAY, m)
+    reviewed &= review_t < end_s
+    rating = np.clip(np.round(quality + rng.normal(0, 0.9, m)), 1, 5).astype(int)
+    parts = []
+    for etype, mask, t in (("view", np.ones(m, bool), view_t), ("click", clicked, click_t),
+                           ("add_to_cart", carted, cart_t), ("purchase", bought, buy_t),
+                           ("review", reviewed, review_t)):
+        k = np.flatnonzero(mask)
+        parts.append({
+            "u": uidx[k], "p": prod[k], "type": np.full(len(k), etype, dtype=object), "t": t[k],
+            "qty": qty[k] if etype in ("add_to_cart", "purchase") else np.zeros(len(k), int),
+            "price": price[k] if etype in ("add_to_cart", "purchase") else np.full(len(k), np.nan),
+            "rating": rating[k] if etype == "review" else np.zeros(len(k), int),
+            "campaign": np.full(len(k), -1),
+        })
+    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+
+
+def _snapshot(ev: dict[str, np.ndarray], n: int, end_s: int) -> dict[str, np.ndarray]:
+    """Each user's organic purchase history as of the end of the window."""
+    buy = ev["type"] == "purchase"
+    u = ev["u"][buy]
+    last = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last, u, ev["t"][buy])
+    freq = np.bincount(u, minlength=n).astype(float)
+    spend = np.bincount(u, weights=ev["price"][buy] * ev["qty"][buy], minlength=n)
+    recency = np.where(last >= 0, np.floor((end_s - last) / SECONDS_PER_DAY), 365.0)
+    return {"recency_days": recency, "frequency_180d": freq, "monetary_180d": np.round(spend, 2)}
+
+
+def _traits_frame(ids: np.ndarray, users: pd.DataFrame, lat: dict, snap: dict) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "user_id": ids,
+        "recency_days": snap["recency_days"],
+        "frequency_180d": snap["frequency_180d"],
+        "monetary_180d": snap["monetary_180d"],
+        "price_sensitivity": lat["price_sensitivity"],
+        "favourite_category": np.array(CATEGORIES)[lat["affinity"].argmax(axis=1)],
+        "loyalty_tier": users["loyalty_tier"].to_numpy(),
+        "age_band": users["age_band"].to_numpy(),
+    })
+    for j, col in enumerate(AFFINITY_COLUMNS):
+        frame[col] = lat["affinity"][:, j]
+    return frame[list(TRAIT_COLUMNS)]
+
+
+def _exposures(rng: np.random.Generator, model: ResponseModel, traits: pd.DataFrame, lat: dict,
+               campaigns: pd.DataFrame, variants: pd.DataFrame, vcopy: pd.DataFrame,
+               products: pd.DataFrame, end_s: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Who got which variant, what they did, and the purchases campaigns caused."""
+    n = len(traits)
+    users_i, var_i = [], []
+    for ci, camp in campaigns.iterrows():
+        eligible = lat["accepts"] & (lat["signup_s"] < camp["sent_s"])
+        share = 0.8 + 0.2 * ((ci * 7919) % 100) / 100  # campaign audience size, fixed per campaign
+        members = np.flatnonzero(eligible & (rng.random(n) < share))
+        vids = np.flatnonzero(variants["campaign_id"].to_numpy() == camp["campaign_id"])
+        users_i.append(members)
+        var_i.append(vids[rng.integers(len(vids), size=len(members))])
+    u = np.concatenate(users_i)
+    v = np.concatenate(var_i)
+    t = traits.iloc[u].reset_index(drop=True)
+    c = vcopy.iloc[v].reset_index(drop=True)
+    p_conv = model.probability(t, c)
+    converted = rng.random(len(u)) < p_conv
+    p_click = model.click_probability(p_conv)
+    clicked = converted | (rng.random(len(u)) < (p_click - p_conv) / (1 - p_conv))
+    is_email = c["channel"].to_numpy() == "email_subject"
+    p_open = np.maximum(model.open_probability(t, c), p_click)
+    opened = np.where(is_email, clicked | (rng.random(len(u)) < (p_open - p_click) / (1 - p_click)), True)
+    sent = variants["sent_s"].to_numpy()[v]
+    # Campaign purchases: the promoted product, or a popular one from the campaign's category.
+    prod = products["product_id"].to_numpy()
+    pid_index = {p: i for i, p in enumerate(prod)}
+    var_prod = variants["product_id"].map(pid_index).fillna(-1).to_numpy(int)[v]
+    cat_idx = variants["category"].map({x: i for i, x in enumerate(CATEGORIES)}).to_numpy()[v]
+    k = np.flatnonzero(converted)
+    bought = var_prod[k].copy()
+    need = bought < 0
+    if need.any():
+        bought[need] = _choose_products(rng, cat_idx[k][need], products)
+    qty = rng.choice([1, 2], size=len(k), p=[0.9, 0.1])
+    pct = np.nan_to_num(variants["offer_value"].to_numpy(float))[v][k]
+    otype = variants["offer_type"].to_numpy()[v][k]
+    unit = products["price"].to_numpy()[bought]
+    unit = np.where(otype == "percent", unit * (1 - pct / 100), unit)
+    unit = np.where(otype == "amount", np.maximum(unit - pct / qty, 1.0), unit)
+    unit = np.round(unit, 2)
+    revenue = np.zeros(len(u))
+    revenue[k] = unit * qty
+    # A converting exposure is a visit from the message: view, click, cart, purchase.
+    view_t = sent[k] + rng.exponential(5 * 3600, len(k)).astype(np.int64) + 60
+    click_t = view_t + rng.integers(5, 120, len(k))
+    cart_t = click_t + rng.integers(30, 900, len(k))
+    buy_t = cart_t + rng.integers(60, 1800, len(k))
+    session_t = [np.minimum(x, end_s - 1) for x in (view_t, click_t, cart_t, buy_t)]
+    exposures = pd.DataFrame({
+        "user_idx": u,
+        "variant_id": variants["variant_id"].to_numpy()[v],
+        "campaign_id": variants["campaign_id"].to_numpy()[v],
+        "sent_at": _ts(sent),
+        "opened": _bool_text(opened),
+        "clicked": _bool_text(clicked),
+        "converted": _bool_text(converted),
+        "revenue": _money(revenue),
+        "strategy_id": None,
+    })
+    camp_index = {c: i for i, c in enumerate(campaigns["campaign_id"])}
+    kinds = ("view", "click", "add_to_cart", "purchase")
+    camp_of = np.array([camp_index[x] for x in exposures["campaign_id"].to_numpy()[k]], dtype=np.int64)
+    nan = np.full(len(k), np.nan)
+    zeros = np.zeros(len(k), int)
+    purchases = {
+        "u": np.tile(u[k], 4), "p": np.tile(bought, 4),
+        "type": np.repeat(np.array(kinds, dtype=object), len(k)),
+        "t": np.concatenate(session_t),
+        "qty": np.concatenate([zeros, zeros, qty, qty]),
+        "price": np.concatenate([nan, nan, unit, unit]),
+        "rating": np.tile(zeros, 4),
+        "campaign": np.tile(camp_of, 4),
+    }
+    return exposures, purchases
+
+
+def _events_frame(ev: dict[str, np.ndarray], ids: np.ndarray, products: pd.DataFrame,
+                  campaign_ids: np.ndarray, first_event: int, first_order: int,
+                  rng: np.random.Generator) -> pd.DataFrame:
+    order = np.lexsort((ev["t"], ev["u"]))
+    ev = {k: v[order] for k, v in ev.items()}
+    m = len(order)
+    etype = ev["type"]
+    is_buy = etype == "purchase"
+    is_review = etype == "review"
+    order_ids = np.full(m, None, dtype=object)
+    nb = int(is_buy.sum())
+    order_ids[is_buy] = [f"O{first_order + i:08d}" for i in range(nb)]
+    texts = np.full(m, None, dtype=object)
+    rk = np.flatnonzero(is_review)
+    for rating in range(1, 6):
+        sel = rk[ev["rating"][rk] == rating]
+        bank = words.REVIEWS[rating]
+        texts[sel] = np.array(bank, dtype=object)[rng.integers(len(bank), size=len(sel))]
+    qty = np.where(ev["qty"] > 0, ev["qty"], 0)
+    return pd.DataFrame({
+        "event_id": [f"E{first_event + i:09d}" for i in range(m)],
+        "user_id": ids[ev["u"]],
+        "product_id": products["product_id"].to_numpy()[ev["p"]],
+        "event_type": etype,
+        "ts": _ts(ev["t"]),
+        "quantity": pd.Series(qty, dtype="Int64").where(qty > 0),
+        "price": _money(ev["price"]),
+        "rating": pd.Series(ev["rating"], dtype="Int64").where(is_review),
+        "review_text": texts,
+        "order_id": order_ids,
+        "campaign_id": np.where(ev["campaign"] >= 0, campaign_ids[np.maximum(ev["campaign"], 0)], None),
+    })
+
+
+# -- the generator -------------------------------------------------------------
+def generate(
+    out_dir: str | Path = SAMPLE_DIR,
+    *,
+    scale: float = 1.0,
+    seed: int = SampleSpec.seed,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Write the sample shop's CSV files, ``user_traits.csv`` and ``ground_truth.json``.
+
+    Returns the row count of each table. Same seed and scale, same bytes.
+    """
+    if scale <= 0:
+        raise ValidationError(f"scale must be positive, got {scale}")
+    spec = SampleSpec(seed=seed, scale=scale)
+    say = progress or (lambda msg: None)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    end_s = int(pd.Timestamp(spec.end).timestamp())
+    start_s = end_s - spec.days * SECONDS_PER_DAY
+    model = ResponseModel()
+
+    products = _products(spec, np.random.default_rng([seed, 1]))
+    users, lat = _users(spec, np.random.default_rng([seed, 2]), end_s)
+    campaigns, variants = _campaigns(spec, np.random.default_rng([seed, 3]), products, end_s)
+    day_w = _day_weights(spec, np.random.default_rng([seed, 4]))
+    day_cdf = np.cumsum(day_w) / day_w.sum()
+    vcopy = copy_frame(variants["copy_text"], variants["channel"], variants["category"])
+
+    counts: dict[str, int] = {}
+    _write_small(out / "users.csv", users, "users")
+    _write_small(out / "products.csv", products.assign(price=_money(products["price"].to_numpy())), "products")
+    _write_small(out / "campaigns.csv", campaigns.assign(sent_at=_ts(campaigns["sent_s"].to_numpy())), "campaigns")
+    _write_small(out / "variants.csv", _variants_out(variants, seed), "variants")
+    counts.update(users=len(users), products=len(products), campaigns=len(campaigns), variants=len(variants))
+
+    ev_writer = _CsvWriter(out / csv_name("events"), list(CSV_COLUMNS["events"]))
+    ex_writer = _CsvWriter(out / csv_name("exposures"), list(CSV_COLUMNS["exposures"]))
+    traits_parts, rate_sums = [], {}
+    next_event, next_order = 1, 1
+    ids_all = users["user_id"].to_numpy()
+    camp_ids = campaigns["campaign_id"].to_numpy()
+    try:
+        for chunk, lo in enumerate(range(0, spec.n_users, spec.chunk_users)):
+            hi = min(lo + spec.chunk_users, spec.n_users)
+            rng = np.random.default_rng([seed, 10, chunk])
+            clat = {k: v[lo:hi] for k, v in lat.items()}
+            ev = _organic_events(spec, rng, clat, products, day_cdf, start_s, end_s)
+            traits = _traits_frame(ids_all[lo:hi], users.iloc[lo:hi], clat, _snapshot(ev, hi - lo, end_s))
+            # The copy must be scored for the (rounded) traits that are written out.
+            traits = traits.round(6)
+            exposures, bought = _exposures(rng, model, traits, clat, campaigns, variants, vcopy, products, end_s)
+            ev = {k: np.concatenate([ev[k], bought[k]]) for k in ev}
+            frame = _events_frame(ev, ids_all[lo:hi], products, camp_ids, next_event, next_order, rng)
+            next_event += len(frame)
+            next_order += int((frame["event_type"] == "purchase").sum())
+            ev_writer.write(frame)
+            exposures.insert(0, "user_id", ids_all[lo:hi][exposures.pop("user_idx").to_numpy()])
+            ex_writer.write(exposures)
+            traits_parts.append(traits)
+            say(f"chunk {chunk + 1}: {ev_writer.rows:,} events, {ex_writer.rows:,} exposures")
+    finally:
+        ev_writer.close()
+        ex_writer.close()
+    counts.update(events=ev_writer.rows, exposures=ex_writer.rows)
+    traits = pd.concat(traits_parts, ignore_index=True)
+    traits.to_csv(out / "user_traits.csv", index=False, lineterminator="\n", float_format="%.6f")
+    _write_truth(out, spec, model, counts, traits, variants, vcopy)
+    return counts
+
+
+def _write_small(path: Path, frame: pd.DataFrame, table: str) -> None:
+    writer = _CsvWriter(path, list(CSV_COLUMNS[table]))
+    try:
+        writer.write(frame)
+    finally:
+        writer.close()
+
+
+def _variants_out(variants: pd.DataFrame, seed: int) -> pd.DataFrame:
+    created = variants["sent_s"].to_numpy() - 3 * SECONDS_PER_DAY
+    return variants.assign(
+        is_control=_bool_text(variants["is_control"].to_numpy(bool)),
+        origin="sample",
+        in_working_set="false",
+        brief_json=None, settings_json=None, model_name=None, seed=None,
+        guardrails_json=None, override_reason=None,
+        created_at=_ts(created),
+    )
+
+
+def _write_truth(out: Path, spec: SampleSpec, model: ResponseModel, counts: dict[str, int],
+                 traits: pd.DataFrame, variants: pd.DataFrame, vcopy: pd.DataFrame) -> None:
+    # The true rate of each past variant if it had been sent to every customer:
+    # the ranking a perfect predictor would reproduce.
+    rates = {}
+    for i, vid in enumerate(variants["variant_id"]):
+        rates[vid] = round(float(model.probability(traits, vcopy.iloc[[i]]).mean()), 6)
+    truth = {
+        "description": "True response model of the CopyLift sample data; see sample_data/README.md.",
+        "spec": asdict(spec),
+        "counts": counts,
+        "response_model": model.to_dict(),
+        "variant_true_rate_all_users": rates,
+        "files": {t: csv_name(t) for t in SAMPLE_TABLES} | {"user_traits": "user_traits.csv"},
+    }
+    (out / "ground_truth.json").write_text(json.dumps(truth, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+# -- loading -------------------------------------------------------------------
+def _read_csv_sql(table: str) -> str:
+    cols = CSV_COLUMNS[table]
+    # Types are given explicitly: DuckDB's sniffer can misread dates.
+    spec = "{" + ", ".join(f"'{name}': '{typ}'" for name, typ in cols.items()) + "}"
+    names = ", ".join(quote_ident(c) for c in cols)
+    return (
+        f"INSERT INTO {quote_ident(table)} ({names}) SELECT {names} FROM read_csv(?, header = true, "
+        f"columns = {spec}, delim = ',', quote = '\"', escape = '\"', nullstr = '', auto_detect = false)"
+    )
+
+
+def sample_files(directory: str | Path = SAMPLE_DIR) -> dict[str, Path]:
+    """The CSV file of each sample table in ``directory``; raises if any is missing."""
+    directory = Path(directory)
+    files = {t: directory / csv_name(t) for t in SAMPLE_TABLES}
+    missing = [str(p) for p in files.values() if not p.exists()]
+    if missing:
+        raise NotFoundError(
+            f"sample data files are missing: {', '.join(missing)}; run `python -m core.sample` to generate them."
+        )
+    return files
+
+
+def load_sample(store: Store, directory: str | Path = SAMPLE_DIR) -> dict[str, int]:
+    """Load the sample CSV files into ``store`` in one transaction; return rows per table."""
+    files = sample_files(directory)
+    counts = {}
+    with store.transaction() as cur:
+        for table in SAMPLE_TABLES:
+            before = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+            cur.execute(_read_csv_sql(table), [str(files[table])])
+            counts[table] = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0] - before
+    return counts
+
+
+def reset_to_sample(store: Store, directory: str | Path = SAMPLE_DIR) -> dict[str, int]:
+    """Replace every data table (and the import log) with the sample data, atomically."""
+    sample_files(directory)  # fail before deleting anything
+    with store.transaction() as cur:
+        for table in (*DATA_TABLES, "import_log"):
+            cur.execute(f"DELETE FROM {quote_ident(table)}")
+        return load_sample(store, directory)
+
+
+def file_hashes(directory: str | Path = SAMPLE_DIR) -> dict[str, str]:
+    """SHA-256 of every generated file, for reproducibility checks."""
+    directory = Path(directory)
+    names = [csv_name(t) for t in SAMPLE_TABLES] + ["user_traits.csv", "ground_truth.json"]
+    return {n: hashlib.sha256((directory / n).read_bytes()).hexdigest() for n in names}
+
+
+def ensure_db(db_path: str | None = None, directory: str | Path = SAMPLE_DIR) -> dict[str, int] | None:
+    """Load the sample into the app database if it is missing or empty; None when already filled."""
+    path = db_path or load_config().db_path
+    with Store(path) as store:
+        if not store.is_empty():
+            return None
+        return load_sample(store, directory)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.sample", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply users, events and exposures")
+    parser.add_argument("--seed", type=int, default=SampleSpec.seed)
+    parser.add_argument("--out", default=str(SAMPLE_DIR), help="folder for the CSV files")
+    parser.add_argument("--ensure-db", action="store_true",
+                        help="load the sample into the database if it is missing or empty (no generation)")
+    parser.add_argument("--db", default=None, help="database path for --ensure-db (default: app config)")
+    args = parser.parse_args(argv)
+    if args.ensure_db:
+        counts = ensure_db(args.db)
+        print("database already has data" if counts is None else f"loaded sample data: {counts}")
+        return 0
+    started = time.perf_counter()
+    counts = generate(args.out, scale=args.scale, seed=args.seed, progress=lambda m: print(m, file=sys.stderr))
+    print(json.dumps({"out": args.out, "seconds": round(time.perf_counter() - started, 1), **counts}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""The staging area one import (or preview) works in.
+
+Each source file is read by DuckDB with every column as VARCHAR into a
+temporary table ``src_N`` (``_row`` = record number after the header), and the
+format adapter turns those into ``stg_<table>`` temporary tables with the target
+columns plus ``_file``, ``_row`` and ``_reject`` (the reason a row cannot be
+imported, or NULL). Preview and import both run this; only import then writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from core.errors import ValidationError
+from core.ingest import dates, numbers
+from core.ingest.sniff import Sniffed
+from core.store import quote_ident
+
+
+@dataclass
+class Source:
+    """One file loaded into a temporary table."""
+
+    sniffed: Sniffed
+    table: str
+    rows: int
+    colmap: dict[str, str]  # lower-cased header name (or mapped field) -> quoted column
+    structural: list[tuple[int, str]] = field(default_factory=list)  # (record number, reason)
+    forced: dict[str, str] | None = None  # generic mapping: field -> source column
+
+    @property
+    def name(self) -> str:
+        return self.sniffed.name
+
+    def headers(self) -> set[str]:
+        return set(self.colmap)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What the analyst told us (or the CLI passed) about a file."""
+
+    format: str | None = None
+    encoding: str | None = None
+    day_first: bool | None = None
+    mapping: dict[str, Any] | None = None  # {"target": "events", "columns": {field: source column}}
+    imported_by: str | None = None
+    default_channel: str = "email_subject"
+
+
+def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int) -> Source:
+    """Read a (UTF-8) file into ``src_<index>`` with explicit VARCHAR columns."""
+    table = f"src_{index}"
+    columns = {f"c{i}": "VARCHAR" for i in range(len(sniffed.columns))}
+    rejects, scan = f"rj_{index}", f"rs_{index}"
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(
+        f"""CREATE TEMP TABLE {table} AS
+        SELECT row_number() OVER () AS _row, *
+        FROM read_csv(?, header = true, delim = ?, quote = '"', escape = '"', columns = ?,
+                      auto_detect = false, ignore_errors = true, store_rejects = true,
+                      rejects_table = '{rejects}', rejects_scan = '{scan}', parallel = false,
+                      strict_mode = false, new_line = ?)""",
+        [str(sniffed.path), sniffed.delimiter, columns, _newline(sniffed)],
+    )
+    rows = int(cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    structural = [
+        (int(line), f"{etype.lower()}: {msg}")
+        for line, etype, msg in cur.execute(
+            f"SELECT DISTINCT line, error_type, error_message FROM {rejects} ORDER BY line"
+        ).fetchall()
+    ]
+    cur.execute(f"DROP TABLE IF EXISTS {rejects}")
+    cur.execute(f"DROP TABLE IF EXISTS {scan}")
+    colmap = {name.lower(): quote_ident(f"c{i}") for i, name in enumerate(sniffed.columns)}
+    return Source(sniffed=sniffed, table=table, rows=rows, colmap=colmap, structural=structural)
+
+
+def _newline(sniffed: Sniffed) -> str:
+    with open(sniffed.path, "rb") as fh:
+        head = fh.read(1 << 16)
+    return "\\r\\n" if b"\r\n" in head else "\\n"
+
+
+class StageContext:
+    """Shared state and helpers for format adapters."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection, sources: list[Source], options: ImportOptions,
+                 default_day_first: bool = False) -> None:
+        self.cur = cur
+        self.sources = sources
+        self.options = options
+        self.default_day_first = default_day_first
+        self.issues: list[str] = []
+        self.notes: list[str] = []
+        self.ambiguous: list[dict[str, Any]] = []
+        self.mapping: dict[str, dict[str, str]] = {s.name: {} for s in sources}
+        self.staged: list[str] = []
+        dates.install_macros(cur)
+        numbers.install_macros(cur)
+
+    # -- columns ------------------------------------------------------------
+    def col(self, src: Source, *names: str, field: str | None = None, required: bool = False) -> str | None:
+        """The quoted column for the first header name that exists (case-insensitive)."""
+        for name in names:
+            quoted = src.colmap.get(name.lower())
+            if quoted:
+                original = self._original(src, quoted)
+                self.mapping[src.name][original] = field or names[0]
+                return quoted
+        if required:
+            raise ValidationError(
+                f"{src.name}: no column named {' or '.join(repr(n) for n in names)}. "
+                "Rename the column in the file, or use the generic mapping on the Data page."
+            )
+        return None
+
+    def _original(self, src: Source, quoted: str) -> str:
+        index = int(quoted.strip('"')[1:])
+        return src.sniffed.columns[index]
+
+    def label(self, src: Source, quoted: str) -> str:
+        return f"{src.name} column {self._original(src, quoted)!r}"
+
+    def field(self, src: Source, target: str, fld: str) -> str | None:
+        """The quoted column for a CopyLift field: the analyst's mapping, else a header synonym."""
+        from core.ingest.mapping import TARGET_FIELDS, find_column
+
+        if src.forced is not None:
+            name = src.forced.get(fld)
+        else:
+            name = find_column(list(src.sniffed.columns), TARGET_FIELDS[target][fld])
+        return self.col(src, name.lower(), field=fld) if name else None
+
+    def default(self, fld: str) -> str | None:
+        """A constant the analyst gave for a field with no column (generic mapping ``defaults``)."""
+        mapping = self.options.mapping or {}
+        value = (mapping.get("defaults") or {}).get(fld)
+        return None if value in (None, "") else str(value)
+
+    # -- typed expressions ---------------------------------------------------
+    def ts(self, src: Source, quoted: str) -> str:
+        """SQL for a timestamp column, after checking its date order."""
+        label = self.label(src, quoted)
+        profile = dates.profile_dates(self.cur, src.table, quoted, label)
+        day_first = self.options.day_first
+        if profile.ambiguous:
+            chosen = self.default_day_first if day_first is None else day_first
+            self.ambiguous.append(
+                {"file": src.name, "column": self._original(src, quoted), "example": profile.example,
+                 "chosen": "day-first" if chosen else "month-first", "asked": day_first is None}
+            )
+            day_first = chosen
+        if profile.two_digit_years:
+            self.notes.append(
+                f"{label}: {profile.two_digit_years} two-digit years read as 19xx/20xx (e.g. {profile.example!r})."
+            )
+        df = profile.order(day_first)
+        return f"cl_ts({quoted}, {'TRUE' if df else 'FALSE'})"
+
+    def num(self, src: Source, quoted: str) -> str:
+        """SQL for a numeric column, with the column's decimal mark."""
+        dc = numbers.decimal_comma(self.cur, src.table, quoted, src.sniffed.delimiter)
+        label = self.label(src, quoted)
+        if dc:
+            self.notes.append(f"{label}: decimal commas read as decimal points.")
+        pct = numbers.percent_count(self.cur, src.table, quoted)
+        if pct:
+            self.notes.append(f"{label}: {pct} percentage value(s) read as fractions (12.5% = 0.125).")
+        return f"cl_num({quoted}, {'TRUE' if dc else 'FALSE'})"
+
+    # -- staging -------------------------------------------------------------
+    def stage(self, table: str, select_sql: str, params: list | None = None) -> None:
+        """Create (or extend) ``stg_<table>`` from a SELECT with the target columns + _file, _row, _reject."""
+        name = f"stg_{table}"
+        if name in self.staged:
+            self.cur.execute(f"INSERT INTO {name} BY NAME {select_sql}", params)
+        else:
+            self.cur.execute(f"DROP TABLE IF EXISTS {name}")
+            self.cur.execute(f"CREATE TEMP TABLE {name} AS {select_sql}", params)
+            self.staged.append(name)
+
+    def temp(self, name: str, select_sql: str, params: list | None = None) -> None:
+        self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {select_sql}", params)

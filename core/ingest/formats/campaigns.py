@@ -1,0 +1,140 @@
+"""Campaign results: user-level rows into ``exposures``, aggregate rows into ``variant_results``.
+
+Both keep the copy text: a variant id the database does not know, given with
+its copy text, becomes a ``variants`` row (origin 'imported'); copy text with
+no id gets a stable id from its hash. Variant ids that match nothing and come
+without copy text are imported and reported, never silently dropped. An
+optional ``strategy_id`` column passes through for the learning loop.
+"""
+
+from __future__ import annotations
+
+from core.errors import ValidationError
+from core.ingest.context import Source, StageContext
+from core.ingest.formats import Format
+from core.ingest.mapping import TARGET_FIELDS, find_column
+from core.migrations import CHANNELS
+
+_CHANNEL_ALIASES = {"email": "email_subject", "subject": "email_subject", "mail": "email_subject",
+                    "notification": "push", "text": "sms", "web": "banner", "display": "banner"}
+
+
+def _has(headers: set[str], target: str, fld: str) -> bool:
+    return find_column(headers, TARGET_FIELDS[target][fld]) is not None
+
+
+def detect_user_level(headers: set[str]) -> bool:
+    t = "exposures"
+    return (_has(headers, t, "user_id") and (_has(headers, t, "variant_id") or _has(headers, t, "copy_text"))
+            and (_has(headers, t, "converted") or _has(headers, t, "clicked") or _has(headers, t, "opened"))
+            and not _has(headers, "variant_results", "sends") and "event_type" not in headers)
+
+
+def detect_aggregate(headers: set[str]) -> bool:
+    t = "variant_results"
+    return ((_has(headers, t, "variant_id") or _has(headers, t, "copy_text")) and _has(headers, t, "sends")
+            and _has(headers, t, "conversions"))
+
+
+def _txt(ctx: StageContext, src: Source, target: str, fld: str) -> str:
+    col = ctx.field(src, target, fld)
+    if col:
+        return f"cl_null({col})"
+    const = ctx.default(fld)
+    return "NULL" if const is None else "'" + const.replace("'", "''") + "'"
+
+
+def _channel_sql(ctx: StageContext, src: Source, target: str) -> str:
+    raw = _txt(ctx, src, target, "channel")
+    aliases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _CHANNEL_ALIASES.items())
+    known = ", ".join(f"'{c}'" for c in CHANNELS)
+    default = ctx.options.default_channel
+    return (f"CASE WHEN lower({raw}) IN ({known}) THEN lower({raw}) "
+            f"ELSE coalesce(CASE lower({raw}) {aliases} END, '{default}') END")
+
+
+def _variant_sql(ctx: StageContext, src: Source, target: str) -> tuple[str, str]:
+    variant, copy = _txt(ctx, src, target, "variant_id"), _txt(ctx, src, target, "copy_text")
+    if variant == "NULL" and copy == "NULL":
+        raise ValidationError(f"{src.name}: campaign results need a variant id or the copy text column.")
+    return f"coalesce({variant}, 'imp-' || left(md5({copy}), 12))", copy
+
+
+def _stage_variants(ctx: StageContext, src: Source, t: str) -> None:
+    """Variants for copy text the database does not hold yet; report ids that match nothing."""
+    ctx.stage("variants", f"""SELECT variant_id, arg_min(campaign_id, _row) AS campaign_id,
+        arg_min(channel, _row) AS channel, arg_min(copy_text, _row) AS copy_text, ? AS _file, min(_row) AS _row,
+        NULL::VARCHAR AS _reject FROM {t} WHERE copy_text IS NOT NULL AND variant_id IS NOT NULL
+        GROUP BY variant_id""", [src.name])
+    unmatched = ctx.cur.execute(f"""SELECT DISTINCT variant_id FROM {t} WHERE variant_id IS NOT NULL
+        AND variant_id NOT IN (SELECT variant_id FROM variants)
+        AND variant_id NOT IN (SELECT variant_id FROM stg_variants) ORDER BY 1""").fetchall()
+    if unmatched:
+        ids = ", ".join(r[0] for r in unmatched[:10])
+        ctx.issues.append(
+            f"{src.name}: {len(unmatched)} variant id(s) match no known variant and come without copy text "
+            f"({ids}{'…' if len(unmatched) > 10 else ''}); their results are imported but cannot feed the "
+            "predictor until the variants exist. Add a copy text column to import them as variants."
+        )
+
+
+def stage_user_level(ctx: StageContext) -> None:
+    t_ = "exposures"
+    for src in ctx.sources:
+        variant, copy = _variant_sql(ctx, src, t_)
+        user = ctx.field(src, t_, "user_id")
+        sent = ctx.field(src, t_, "sent_at")
+        if not user or not sent:
+            raise ValidationError(f"{src.name}: user-level results need a user id and a sent date column.")
+        conv, rev = ctx.field(src, t_, "converted"), ctx.field(src, t_, "revenue")
+        if not conv and not rev:
+            raise ValidationError(f"{src.name}: user-level results need a converted (yes/no) or revenue column.")
+        revenue = ctx.num(src, rev) if rev else "NULL"
+        converted = f"coalesce(cl_bool({conv}), cl_num({conv}, FALSE) > 0)" if conv else f"({revenue} > 0)"
+        if not conv:
+            ctx.notes.append(f"{src.name}: no converted column; a row with revenue > 0 counts as converted.")
+        opened, clicked = ctx.field(src, t_, "opened"), ctx.field(src, t_, "clicked")
+        t = f"cr_{src.table}"
+        ctx.temp(t, f"""SELECT _row, cl_null({user}) AS user_id, {variant} AS variant_id, {copy} AS copy_text,
+            {_channel_sql(ctx, src, t_)} AS channel, {_txt(ctx, src, t_, 'campaign_id')} AS campaign_id,
+            {ctx.ts(src, sent)} AS sent_at, cl_null({sent}) AS raw_sent,
+            {f'cl_bool({opened})' if opened else 'NULL'} AS opened,
+            {f'cl_bool({clicked})' if clicked else 'NULL'} AS clicked, {converted} AS converted,
+            {revenue} AS revenue, {_txt(ctx, src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
+        _stage_variants(ctx, src, t)
+        ctx.stage("exposures", f"""SELECT user_id, variant_id, campaign_id, sent_at, opened, clicked, converted,
+            coalesce(revenue, 0) AS revenue, strategy_id, ? AS _file, _row,
+            CASE WHEN raw_sent IS NOT NULL AND sent_at IS NULL THEN 'sent date ' || raw_sent || ' is not a date'
+            END AS _reject FROM {t}""", [src.name])
+
+
+def stage_aggregate(ctx: StageContext) -> None:
+    t_ = "variant_results"
+    for src in ctx.sources:
+        variant, copy = _variant_sql(ctx, src, t_)
+
+        def count(fld: str) -> str:
+            col = ctx.field(src, t_, fld)
+            return f"CAST(round({ctx.num(src, col)}) AS BIGINT)" if col else "NULL::BIGINT"
+
+        rev = ctx.field(src, t_, "revenue")
+        start, end = ctx.field(src, t_, "period_start"), ctx.field(src, t_, "period_end")
+        segment = _txt(ctx, src, t_, "segment_name")
+        t = f"ag_{src.table}"
+        ctx.temp(t, f"""SELECT _row, {variant} AS variant_id, {copy} AS copy_text,
+            {_channel_sql(ctx, src, t_)} AS channel, {_txt(ctx, src, t_, 'campaign_id')} AS campaign_id,
+            coalesce({segment}, 'All customers') AS segment_name, {count('sends')} AS sends,
+            {count('opens')} AS opens, {count('clicks')} AS clicks, {count('conversions')} AS conversions,
+            {ctx.num(src, rev) if rev else 'NULL'} AS revenue,
+            {ctx.ts(src, start) if start else 'NULL::TIMESTAMP'} AS period_start,
+            {ctx.ts(src, end) if end else 'NULL::TIMESTAMP'} AS period_end,
+            {_txt(ctx, src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
+        _stage_variants(ctx, src, t)
+        ctx.stage("variant_results", f"""SELECT variant_id, segment_name, sends, opens, clicks, conversions,
+            coalesce(revenue, 0) AS revenue, period_start, period_end, strategy_id, ? AS _file, _row,
+            NULL::VARCHAR AS _reject FROM {t}""", [src.name])
+
+
+USER_LEVEL = Format("campaign_results", "Campaign results, one row per user", detect_user_level, stage_user_level)
+AGGREGATE = Format("campaign_aggregate", "Campaign results per variant (aggregate)", detect_aggregate,
+                   stage_aggregate)

@@ -1,0 +1,88 @@
+"""UCI Online Retail (``InvoiceNo/UnitPrice/CustomerID``) and Online Retail II (``Invoice/Price/Customer ID``).
+
+Each line is a purchase event; a ``C`` invoice or a negative quantity is a return
+(kept and flagged, excluded from purchase counts). Lines without a customer id
+(guest purchases, about a quarter of the UCI data) cannot be attributed to a
+person and are rejected with that reason; their products are still imported.
+"""
+
+from __future__ import annotations
+
+from core.ingest.context import StageContext
+from core.ingest.formats import Format, has_any
+
+INVOICE = ("invoiceno", "invoice", "invoice_no", "invoice no")
+PRICE = ("unitprice", "price", "unit_price", "unit price")
+CUSTOMER = ("customerid", "customer id", "customer_id")
+
+
+def detect(headers: set[str]) -> bool:
+    return (
+        has_any(headers, *INVOICE) and "stockcode" in headers and "invoicedate" in headers
+        and has_any(headers, *PRICE) and "quantity" in headers
+    )
+
+
+def stage(ctx: StageContext) -> None:
+    for src in ctx.sources:
+        inv = ctx.col(src, *INVOICE, field="order_id", required=True)
+        code = ctx.col(src, "stockcode", field="product_id", required=True)
+        desc = ctx.col(src, "description", field="products.title")
+        qty = ctx.num(src, ctx.col(src, "quantity", field="quantity", required=True))
+        ts = ctx.ts(src, ctx.col(src, "invoicedate", field="ts", required=True))
+        raw_ts = src.colmap["invoicedate"]
+        price = ctx.num(src, ctx.col(src, *PRICE, field="price", required=True))
+        cust = ctx.col(src, *CUSTOMER, field="user_id", required=True)
+        country = ctx.col(src, "country", field="users.region")
+        t = f"lines_{src.table}"
+        ctx.temp(
+            t,
+            f"""SELECT _row, cl_null({inv}) AS inv, cl_null({code}) AS code,
+                   {f'cl_null({desc})' if desc else 'NULL'} AS descr, {qty} AS qty, {ts} AS ts,
+                   cl_null({raw_ts}) AS raw_ts, {price} AS price,
+                   regexp_replace(cl_null({cust}), '\\.0+$', '') AS cust,
+                   {f'cl_null({country})' if country else 'NULL'} AS country
+            FROM {src.table}""",
+        )
+        ctx.stage(
+            "events",
+            f"""SELECT 'or:' || inv || ':' || code || ':' || qty || '@' || price || '#'
+                       || row_number() OVER (PARTITION BY inv, code, qty, price, ts ORDER BY _row) AS event_id,
+                   cust AS user_id, code AS product_id,
+                   CASE WHEN inv ILIKE 'C%' OR qty < 0 THEN 'return' ELSE 'purchase' END AS event_type,
+                   ts, CAST(abs(qty) AS INTEGER) AS quantity, price, NULL::DOUBLE AS rating,
+                   NULL::VARCHAR AS review_text, inv AS order_id, NULL::VARCHAR AS campaign_id,
+                   ? AS _file, _row,
+                   CASE WHEN inv IS NULL THEN 'invoice number is missing'
+                        WHEN code IS NULL THEN 'StockCode is missing'
+                        WHEN raw_ts IS NULL THEN 'InvoiceDate is missing'
+                        WHEN ts IS NULL THEN 'InvoiceDate ' || raw_ts || ' is not a date'
+                        WHEN qty IS NULL THEN 'Quantity is not a number'
+                        WHEN qty = 0 THEN 'Quantity is 0'
+                        WHEN qty <> round(qty) THEN 'Quantity is not a whole number'
+                        WHEN price IS NULL THEN 'price is not a number'
+                        WHEN price < 0 THEN 'negative price (an accounting adjustment, not a sale)'
+                        WHEN cust IS NULL THEN 'customer id is missing (guest purchase): cannot attribute it to a person'
+                   END AS _reject
+            FROM {t}""",
+            [src.name],
+        )
+        ctx.stage(
+            "products",
+            f"""SELECT code AS product_id, coalesce(arg_min(descr, _row) FILTER (WHERE descr IS NOT NULL), code) AS title,
+                   NULL::VARCHAR AS category, arg_max(price, ts) FILTER (WHERE price > 0) AS price,
+                   NULL::VARCHAR AS description, ? AS _file, min(_row) AS _row, NULL::VARCHAR AS _reject
+            FROM {t} WHERE code IS NOT NULL GROUP BY code""",
+            [src.name],
+        )
+        ctx.stage(
+            "users",
+            f"""SELECT cust AS user_id, NULL::DATE AS signup_date, mode(country) AS region,
+                   NULL::VARCHAR AS first_name, NULL::VARCHAR AS email, NULL::BOOLEAN AS accepts_marketing,
+                   ? AS _file, min(_row) AS _row, NULL::VARCHAR AS _reject
+            FROM {t} WHERE cust IS NOT NULL GROUP BY cust""",
+            [src.name],
+        )
+
+
+FORMAT = Format("online_retail", "UCI Online Retail (I or II)", detect, stage)

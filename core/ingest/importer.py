@@ -1,0 +1,454 @@
+"""Preview, import and undo: the one code path behind the Data page and ``python -m core.ingest``.
+
+``preview`` stages the files (see ``context``) and reports what would happen
+without writing. ``run_import`` does the same staging inside one
+``store.transaction()`` and then inserts the accepted, not-yet-present rows,
+tagged with a new ``import_id`` and logged in ``import_log``; any fatal error
+rolls every table back. ``undo_import`` deletes one import's rows atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from core.config import load_config
+from core.errors import ImportFailed, NotFoundError, ValidationError
+from core.ingest import formats
+from core.ingest.context import ImportOptions, Source, StageContext, load_source
+from core.ingest.sniff import LOW_CONFIDENCE, SEPARATOR_NAMES, SourceFile, record_start_lines, sniff
+from core.migrations import DATA_TABLES
+from core.store import Store, quote_ident
+
+DAY_FIRST_SETTING = "import.day_first"
+# Natural keys: a row whose key is already in the table (or earlier in the file) is a duplicate.
+KEYS = {
+    "products": ("product_id",),
+    "users": ("user_id",),
+    "variants": ("variant_id",),
+    "events": ("event_id",),
+    "exposures": ("user_id", "variant_id", "campaign_id", "sent_at"),
+    "variant_results": ("variant_id", "segment_name", "period_start", "period_end", "strategy_id"),
+}
+WRITE_ORDER = ("products", "users", "variants", "events", "exposures", "variant_results")
+# Row-level rules that mirror the schema's NOT NULL and CHECK constraints, so one bad row is
+# rejected with a reason instead of failing the whole import.
+ROW_RULES = {
+    "events": [("user_id IS NULL", "user id is missing"), ("ts IS NULL", "date is missing or unreadable"),
+               ("event_type IS NULL", "event type is missing"),
+               ("rating IS NOT NULL AND (rating < 1 OR rating > 5)", "rating is outside 1-5")],
+    "users": [("user_id IS NULL", "user id is missing")],
+    "products": [("product_id IS NULL", "product id is missing"), ("title IS NULL", "product title is missing"),
+                 ("price < 0", "negative product price")],
+    "variants": [("variant_id IS NULL", "variant id is missing"), ("copy_text IS NULL", "copy text is missing")],
+    "exposures": [("user_id IS NULL", "user id is missing"), ("variant_id IS NULL", "variant is missing"),
+                  ("sent_at IS NULL", "send date is missing or unreadable"),
+                  ("converted IS NULL", "converted is not yes/no (or 1/0)"),
+                  ("revenue < 0", "negative revenue")],
+    "variant_results": [("variant_id IS NULL", "variant is missing"), ("sends IS NULL", "sends is missing"),
+                        ("sends < 0 OR opens < 0 OR clicks < 0 OR conversions < 0", "negative count"),
+                        ("conversions IS NULL", "conversions is missing"),
+                        ("conversions > sends", "more conversions than sends")],
+}
+MAX_REPORTED_REJECTS = 200
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, for a preview, would do)."""
+
+    status: str  # preview | dry_run | imported | already_imported
+    format: str
+    format_label: str
+    file_hash: str
+    files: list[dict[str, Any]]
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    tables: dict[str, int]
+    duplicates: dict[str, int]
+    reject_reasons: dict[str, int]
+    issues: list[str]
+    notes: list[str]
+    ambiguous_dates: list[dict[str, Any]]
+    mapping: dict[str, dict[str, str]]
+    rejected: pd.DataFrame = field(repr=False)
+    preview_rows: pd.DataFrame = field(repr=False)
+    import_id: int | None = None
+    message: str = ""
+
+    @property
+    def needs_day_first(self) -> bool:
+        return any(a["asked"] for a in self.ambiguous_dates)
+
+    def to_json(self, max_rejects: int = MAX_REPORTED_REJECTS) -> dict[str, Any]:
+        """A JSON-ready dict (rejected rows capped) for the CLI and ``import_log.report_json``."""
+        rejects = self.rejected.head(max_rejects)[["file", "line", "reason"]].to_dict("records")
+        return {
+            "status": self.status, "message": self.message, "import_id": self.import_id,
+            "format": self.format, "format_label": self.format_label, "file_hash": self.file_hash,
+            "files": self.files, "rows_read": self.rows_read, "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected, "tables": self.tables, "duplicates_skipped": self.duplicates,
+            "reject_reasons": self.reject_reasons, "rejected": rejects, "issues": self.issues,
+            "notes": self.notes, "ambiguous_dates": self.ambiguous_dates, "column_mapping": self.mapping,
+        }
+
+
+def as_sources(files: list[Any]) -> list[SourceFile]:
+    """Accept paths, ``SourceFile`` values or ``(name, path)`` pairs."""
+    out = []
+    for f in files:
+        if isinstance(f, SourceFile):
+            out.append(f)
+        elif isinstance(f, tuple):
+            out.append(SourceFile(str(f[0]), Path(f[1])))
+        else:
+            out.append(SourceFile(Path(f).name, Path(f)))
+    if not out:
+        raise ValidationError("no files given: choose one or more CSV files to import")
+    return out
+
+
+def combined_hash(hashes: list[str]) -> str:
+    if len(hashes) == 1:
+        return hashes[0]
+    return hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()
+
+
+def _choose_format(sources: list[Source], options: ImportOptions) -> formats.Format:
+    if options.mapping is not None:
+        return formats.by_name("generic")
+    if options.format:
+        return formats.by_name(options.format)
+    found = {s.name: formats.detect(s.headers()) for s in sources}
+    unknown = [name for name, fmt in found.items() if fmt is None]
+    if unknown:
+        src = next(s for s in sources if s.name == unknown[0])
+        cols = ", ".join(src.sniffed.columns[:12])
+        raise ValidationError(
+            f"{unknown[0]}: CopyLift does not recognise this file's columns ({cols}). Map its columns to "
+            "CopyLift fields with the generic mapping (Data page, or --mapping NAME on the command line)."
+        )
+    names = {fmt.name for fmt in found.values()}
+    if len(names) > 1:
+        raise ValidationError(
+            "These files have different formats (" + ", ".join(f"{n}: {f.name}" for n, f in found.items())
+            + "). Import one format at a time."
+        )
+    fmt = next(iter(found.values()))
+    if len(sources) > 1 and not fmt.multi_file:
+        raise ValidationError(f"{fmt.label} is one file per import; import the files one at a time.")
+    return fmt
+
+
+def _stage(cur: duckdb.DuckDBPyConnection, files: list[SourceFile], options: ImportOptions, work: Path,
+           default_day_first: bool, limit_mb: int) -> tuple[StageContext, formats.Format]:
+    sniffed = [sniff(f, work, encoding=options.encoding, limit_mb=limit_mb) for f in files]
+    sources = [load_source(cur, s, i) for i, s in enumerate(sniffed)]
+    for src in sources:
+        if src.rows == 0 and not src.structural:
+            raise ValidationError(f"{src.name} has a header but no data rows. Export the file again with its data.")
+    fmt = _choose_format(sources, options)
+    ctx = StageContext(cur, sources, options, default_day_first)
+    fmt.stage(ctx)
+    if not ctx.staged:
+        raise ValidationError("nothing in these files maps to CopyLift tables")
+    for name in ctx.staged:
+        table = name.removeprefix("stg_")
+        for condition, reason in ROW_RULES.get(table, []):
+            cur.execute(f"UPDATE {name} SET _reject = ? WHERE _reject IS NULL AND ({condition})", [reason])
+    return ctx, fmt
+
+
+def _insert_select(cur: duckdb.DuckDBPyConnection, table: str) -> tuple[str, list[str]]:
+    stg = f"stg_{table}"
+    staged_cols = [r[0] for r in cur.execute(f"DESCRIBE {stg}").fetchall() if not r[0].startswith("_")]
+    keys = KEYS[table]
+    match = " AND ".join(f"t.{quote_ident(k)} IS NOT DISTINCT FROM s.{quote_ident(k)}" for k in keys)
+    part = ", ".join(f"s.{quote_ident(k)}" for k in keys)
+    cols = ", ".join(f"s.{quote_ident(c)}" for c in staged_cols)
+    sql = (
+        f"SELECT {cols} FROM {stg} s WHERE s._reject IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {quote_ident(table)} t WHERE {match}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY s._file, s._row) = 1"
+    )
+    return sql, staged_cols
+
+
+def _rejects(ctx: StageContext) -> pd.DataFrame:
+    cur = ctx.cur
+    parts = [f"SELECT _file, _row, _reject FROM {name} WHERE _reject IS NOT NULL" for name in ctx.staged]
+    frame = cur.execute(
+        f"SELECT _file AS file, _row, arg_min(_reject, _reject) AS reason FROM ({' UNION ALL '.join(parts)}) "
+        "GROUP BY ALL ORDER BY file, _row"
+    ).df()
+    out = []
+    for src in ctx.sources:
+        mine = frame[frame["file"] == src.name]
+        if mine.empty and not src.structural:
+            continue
+        starts = _line_starts(src)
+        bad_records = sorted(rec - 1 for rec, _ in src.structural)  # data-record index, 1-based
+        records = _rows_to_records(mine["_row"].tolist(), bad_records)
+        lines = [starts(k) for k in records]
+        texts = _record_texts(cur, src, mine["_row"].tolist())
+        out.append(pd.DataFrame({"file": src.name, "line": lines, "reason": mine["reason"].tolist(),
+                                 "record": texts}))
+        if src.structural:
+            out.append(pd.DataFrame({"file": src.name, "line": [starts(rec - 1) for rec, _ in src.structural],
+                                     "reason": [why for _, why in src.structural], "record": ""}))
+    if not out:
+        return pd.DataFrame(columns=["file", "line", "reason", "record"])
+    return pd.concat(out, ignore_index=True).sort_values(["file", "line"], kind="stable").reset_index(drop=True)
+
+
+def _line_starts(src: Source):
+    """Map a data-record index (1-based) to its physical line in the original file."""
+    path = src.sniffed.path
+    with open(path, "rb") as fh:
+        newlines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    total_records = src.rows + len(src.structural) + 1
+    if newlines in (total_records, total_records - 1):  # one record per line
+        return lambda k: k + 1
+    starts = record_start_lines(path, src.sniffed.delimiter)
+    return lambda k: starts[k] if k < len(starts) else k + 1
+
+
+def _rows_to_records(rows: list[int], bad_records: list[int]) -> list[int]:
+    # _row counts the rows DuckDB kept; structurally broken records were skipped before numbering.
+    out = []
+    for r in rows:
+        k = r
+        for bad in bad_records:
+            if bad <= k:
+                k += 1
+        out.append(k)
+    return out
+
+
+def _record_texts(cur: duckdb.DuckDBPyConnection, src: Source, rows: list[int]) -> list[str]:
+    if not rows:
+        return []
+    cols = ", ".join(f'coalesce("c{i}", \'\')' for i in range(len(src.sniffed.columns)))
+    sep = src.sniffed.delimiter
+    cur.register("_reject_rows", pd.DataFrame({"_row": rows}))
+    try:
+        got = dict(cur.execute(
+            f"SELECT s._row, concat_ws(?, {cols}) FROM {src.table} s JOIN _reject_rows r USING (_row)", [sep]
+        ).fetchall())
+    finally:
+        cur.unregister("_reject_rows")
+    return [got.get(r, "") for r in rows]
+
+
+def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash: str) -> ImportReport:
+    cur = ctx.cur
+    rejected = _rejects(ctx)
+    tables, dupes = {}, {}
+    for name in ctx.staged:
+        table = name.removeprefix("stg_")
+        sql, _ = _insert_select(cur, table)
+        new = int(cur.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])
+        valid = int(cur.execute(f"SELECT count(*) FROM {name} WHERE _reject IS NULL").fetchone()[0])
+        tables[table] = new
+        dupes[table] = valid - new
+    files = []
+    for src in ctx.sources:
+        n_rej = int((rejected["file"] == src.name).sum())
+        sn = src.sniffed
+        files.append({
+            "name": src.name, "encoding": sn.encoding, "encoding_confidence": round(sn.encoding_confidence, 2),
+            "encoding_note": sn.encoding_note, "separator": SEPARATOR_NAMES[sn.delimiter],
+            "columns": len(sn.columns), "rows_read": src.rows + len(src.structural),
+            "rows_rejected": n_rej, "size_bytes": sn.size_bytes, "sha256": sn.sha256,
+        })
+    issues = list(ctx.issues)
+    for src in ctx.sources:
+        if src.sniffed.encoding_confidence < LOW_CONFIDENCE:
+            issues.append(f"{src.name}: {src.sniffed.encoding_note}")
+    for a in ctx.ambiguous:
+        if a["asked"]:
+            issues.append(
+                f"{a['file']} column {a['column']!r}: every date fits both day-first and month-first "
+                f"(e.g. {a['example']!r}); choose the order (shown as {a['chosen']})."
+            )
+    for name in ctx.staged:
+        if "ts" in [r[0] for r in cur.execute(f"DESCRIBE {name}").fetchall()]:
+            from core.ingest.dates import range_issues
+
+            issues += range_issues(cur, name, "ts", name.removeprefix("stg_") + " dates")
+    rows_read = sum(f["rows_read"] for f in files)
+    primary = ctx.staged[0]
+    preview_rows = cur.execute(
+        f"SELECT * EXCLUDE (_file) FROM {primary} ORDER BY _file, _row LIMIT 20"
+    ).df()
+    reasons = rejected["reason"].str.replace(r"'.*", "", regex=True).str.replace(r"\s\S*\d\S*", "", regex=True)
+    return ImportReport(
+        status=status, format=fmt.name, format_label=fmt.label, file_hash=file_hash, files=files,
+        rows_read=rows_read, rows_accepted=rows_read - len(rejected), rows_rejected=len(rejected),
+        tables=tables, duplicates=dupes, reject_reasons=reasons.value_counts().to_dict(), issues=issues,
+        notes=ctx.notes, ambiguous_dates=ctx.ambiguous, mapping=ctx.mapping, rejected=rejected,
+        preview_rows=preview_rows,
+    )
+
+
+def _already(store: Store, file_hash: str) -> tuple | None:
+    return store.one(
+        "SELECT import_id, file_name, imported_at FROM import_log WHERE file_hash = ? AND status = 'done'",
+        [file_hash],
+    )
+
+
+def _hashes(files: list[SourceFile]) -> str:
+    from core.ingest.sniff import file_hash
+
+    return combined_hash([file_hash(Path(f.path)) for f in files if Path(f.path).exists()])
+
+
+def _already_report(file_hash: str, row: tuple) -> ImportReport:
+    empty = pd.DataFrame(columns=["file", "line", "reason", "record"])
+    return ImportReport(
+        status="already_imported", format="", format_label="", file_hash=file_hash, files=[], rows_read=0,
+        rows_accepted=0, rows_rejected=0, tables={}, duplicates={}, reject_reasons={}, issues=[], notes=[],
+        ambiguous_dates=[], mapping={}, rejected=empty, preview_rows=pd.DataFrame(), import_id=int(row[0]),
+        message=f"Already imported as import {row[0]} ({row[1]}, {row[2]:%Y-%m-%d %H:%M}); nothing was added.",
+    )
+
+
+def _defaults(store: Store, limit_mb: int | None) -> tuple[bool, int]:
+    day_first = bool(store.get_setting(DAY_FIRST_SETTING, False))
+    return day_first, limit_mb if limit_mb is not None else load_config().upload_limit_mb
+
+
+def preview(store: Store, files: list[Any], options: ImportOptions | None = None,
+            limit_mb: int | None = None) -> ImportReport:
+    """Stage the files and report what an import would do; writes nothing."""
+    options = options or ImportOptions()
+    sources = as_sources(files)
+    day_first, limit = _defaults(store, limit_mb)
+    file_hash = _hashes(sources)
+    work = Path(tempfile.mkdtemp(prefix="copylift-import-"))
+    cur = store.cursor()
+    try:
+        ctx, fmt = _stage(cur, sources, options, work, day_first, limit)
+        report = _build_report(ctx, fmt, "preview", file_hash)
+    finally:
+        cur.close()
+        shutil.rmtree(work, ignore_errors=True)
+    done = _already(store, file_hash)
+    if done:
+        report.message = f"This file was already imported as import {done[0]}; importing it again adds nothing."
+    return report
+
+
+def run_import(store: Store, files: list[Any], options: ImportOptions | None = None, *, dry_run: bool = False,
+               limit_mb: int | None = None) -> ImportReport:
+    """Import files in one transaction and log it; on a fatal error every table is left as it was.
+
+    Raises ``ValidationError`` when the files cannot be read or a choice is needed (date order,
+    uncertain encoding), ``ImportFailed`` when writing fails (the database is unchanged).
+    """
+    options = options or ImportOptions()
+    if dry_run:
+        report = preview(store, files, options, limit_mb)
+        report.status = "dry_run"
+        return report
+    sources = as_sources(files)
+    day_first, limit = _defaults(store, limit_mb)
+    file_hash = _hashes(sources)
+    done = _already(store, file_hash)
+    if done:
+        return _already_report(file_hash, done)
+    work = Path(tempfile.mkdtemp(prefix="copylift-import-"))
+    try:
+        with store.transaction() as cur:
+            ctx, fmt = _stage(cur, sources, options, work, day_first, limit)
+            _check_choices(ctx, options)
+            report = _build_report(ctx, fmt, "imported", file_hash)
+            import_id = int(cur.execute("SELECT nextval('import_id_seq')").fetchone()[0])
+            for table in WRITE_ORDER:
+                if f"stg_{table}" in ctx.staged:
+                    _write(cur, table, fmt.name, import_id)
+            report.import_id = import_id
+            report.message = (
+                f"Imported {report.rows_accepted:,} of {report.rows_read:,} rows as import {import_id}"
+                + (f"; {report.rows_rejected:,} rejected" if report.rows_rejected else "") + "."
+            )
+            cur.execute(
+                "INSERT INTO import_log (import_id, file_name, file_hash, format, encoding, rows_accepted, "
+                "rows_rejected, tables_json, report_json, imported_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [import_id, ", ".join(f.name for f in sources), file_hash, fmt.name,
+                 ", ".join(sorted({f["encoding"] for f in report.files})), report.rows_accepted,
+                 report.rows_rejected, json.dumps(report.tables), json.dumps(report.to_json(), default=str),
+                 options.imported_by],
+            )
+    except duckdb.Error as err:
+        raise ImportFailed(f"The import failed and nothing was written: {err}") from err
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def _check_choices(ctx: StageContext, options: ImportOptions) -> None:
+    asked = [a for a in ctx.ambiguous if a["asked"]]
+    if asked:
+        cols = ", ".join(f"{a['file']}:{a['column']} (e.g. {a['example']!r})" for a in asked)
+        raise ValidationError(
+            f"Dates in {cols} fit both day-first and month-first. Choose the order (Data page, or "
+            "--day-first / --month-first on the command line) and import again."
+        )
+    unsure = [s for s in ctx.sources if s.sniffed.encoding_confidence < LOW_CONFIDENCE]
+    if unsure and not options.encoding:
+        raise ValidationError(
+            f"{unsure[0].name}: {unsure[0].sniffed.encoding_note} Choose the encoding and import again."
+        )
+
+
+def _write(cur: duckdb.DuckDBPyConnection, table: str, fmt_name: str, import_id: int) -> None:
+    sql, cols = _insert_select(cur, table)
+    quoted = ", ".join(quote_ident(c) for c in cols)
+    origin = "origin" if table == "variants" else "source"
+    source = "imported" if table == "variants" else fmt_name
+    cur.execute(
+        f"INSERT INTO {quote_ident(table)} ({quoted}, {origin}, import_id) SELECT *, ?, ? FROM ({sql})",
+        [source, import_id],
+    )
+
+
+def undo_import(store: Store, import_id: int) -> dict[str, int]:
+    """Delete every row an import added, in one transaction, and mark it undone."""
+    row = store.one("SELECT status FROM import_log WHERE import_id = ?", [import_id])
+    if row is None:
+        raise NotFoundError(f"import {import_id} does not exist")
+    if row[0] == "undone":
+        raise ValidationError(f"import {import_id} was already undone")
+    deleted = {}
+    with store.transaction() as cur:
+        for table in DATA_TABLES:
+            n = cur.execute(f"SELECT count(*) FROM {quote_ident(table)} WHERE import_id = ?", [import_id]).fetchone()[0]
+            if n:
+                cur.execute(f"DELETE FROM {quote_ident(table)} WHERE import_id = ?", [import_id])
+                deleted[table] = int(n)
+        cur.execute("UPDATE import_log SET status = 'undone' WHERE import_id = ?", [import_id])
+    return deleted
+
+
+def rejected_csv(report: ImportReport) -> bytes:
+    """The rejected rows as CSV bytes (file, line, reason, original record), safe to open in Excel."""
+    frame = report.rejected.copy()
+    for col in frame.columns:
+        frame[col] = frame[col].astype(str).map(_neutralize)
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def _neutralize(cell: str) -> str:
+    # Spreadsheets run cells that start with these as formulas.
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

@@ -1,0 +1,54 @@
+"""Number parsing in SQL: decimal commas, thousands separators, percentages, currency signs.
+
+Whether ``1,250`` means one thousand two hundred and fifty or one and a quarter
+is decided per column from the values themselves (and the file's separator),
+not guessed per value.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+_COMMA_DECIMAL = (
+    r"^[-+]?\d*,\d{1,2}%?$|^[-+]?\d{1,3}(\.\d{3})+(,\d+)?%?$|^[-+]?\d+,\d{4,}%?$"
+)
+_DOT_DECIMAL = r"^[-+]?\d*\.\d{1,2}%?$|^[-+]?\d{1,3}(,\d{3})+(\.\d+)?%?$|^[-+]?\d+\.\d{4,}%?$"
+
+
+def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
+    """Create ``cl_num(v, decimal_comma)``: a DOUBLE, or NULL when ``v`` is not a number."""
+    # Strip spaces (incl. no-break), currency signs, a leading apostrophe (Excel text marker).
+    cur.execute(
+        "CREATE OR REPLACE TEMP MACRO cl_numclean(v) AS "
+        "regexp_replace(cl_null(v), '[\\s\u00a0$€£¥₹'']|^[A-Z]{3}\\s*|\\s*[A-Z]{3}$', '', 'g')"
+    )
+    cur.execute(
+        "CREATE OR REPLACE TEMP MACRO cl_num_s(s, dc) AS "
+        "TRY_CAST(CASE WHEN dc THEN replace(replace(rtrim(s, '%'), '.', ''), ',', '.') "
+        "ELSE replace(rtrim(s, '%'), ',', '') END AS DOUBLE) "
+        "/ CASE WHEN s LIKE '%\\%' ESCAPE '\\' THEN 100 ELSE 1 END"
+    )
+    cur.execute("CREATE OR REPLACE TEMP MACRO cl_num(v, dc) AS cl_num_s(cl_numclean(v), dc)")
+    cur.execute(
+        "CREATE OR REPLACE TEMP MACRO cl_bool(v) AS CASE "
+        "WHEN lower(cl_null(v)) IN ('1', 'true', 't', 'yes', 'y', 'x', '1.0') THEN TRUE "
+        "WHEN lower(cl_null(v)) IN ('0', 'false', 'f', 'no', 'n', '0.0') THEN FALSE END"
+    )
+
+
+def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimiter: str) -> bool:
+    """True when the column writes decimals with a comma (``3,50``; ``1.234,5``)."""
+    comma, dot, any_comma = cur.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_matches(s, '{_COMMA_DECIMAL}')), "
+        f"count(*) FILTER (WHERE regexp_matches(s, '{_DOT_DECIMAL}')), "
+        f"count(*) FILTER (WHERE s LIKE '%,%') "
+        f"FROM (SELECT cl_numclean({expr}) AS s FROM {table}) WHERE s IS NOT NULL"
+    ).fetchone()
+    if comma != dot:
+        return comma > dot
+    # Only values like "1,250": a comma is a decimal mark in ;-separated European files.
+    return bool(any_comma) and delimiter == ";"
+
+
+def percent_count(cur: duckdb.DuckDBPyConnection, table: str, expr: str) -> int:
+    return int(cur.execute(f"SELECT count(*) FROM {table} WHERE cl_null({expr}) LIKE '%\\%' ESCAPE '\\'").fetchone()[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import CopyLiftError
+from core.strategy import count_awaiting_approval
 from pages.common import SEGMENT_KEY, current_segment_label, get_store, show_error
 
 st.set_page_config(page_title="CopyLift", page_icon="📈", layout="wide")
@@ -37,6 +38,9 @@ with st.sidebar:
             f"{counts['users']:,} users · {counts['events']:,} events · "
             f"{counts['campaigns']:,} campaigns"
         )
+        waiting = count_awaiting_approval(store)
+        if waiting:
+            st.caption(f"🧭 {waiting} strateg{'y' if waiting == 1 else 'ies'} awaiting approval")
     except CopyLiftError as err:
         show_error(err)
 

@@ -171,8 +171,10 @@ class ResponseModel:
         ``traits`` has ``TRAIT_COLUMNS``; ``copy`` has ``COPY_COLUMNS`` and
         either one row (applied to every user) or one row per user.
         """
-        t = _trait_arrays(traits)
-        c = _copy_arrays(copy, len(traits))
+        return self._terms(_trait_arrays(traits), _copy_arrays(copy, len(traits)))
+
+    def _terms(self, t: dict[str, np.ndarray], c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        n = len(t["price_sensitivity"])
         k = self.coefficients
         ps = t["price_sensitivity"] - 0.5
         d10 = c["discount_pct"] / 10.0
@@ -180,7 +182,7 @@ class ResponseModel:
         lapsed = (t["recency_days"] > LAPSED_DAYS).astype(float)
         over = np.clip(c["length_ratio"] - 0.9, 0.0, None) * 10.0
         return {
-            "intercept": np.full(len(ps), k["intercept"]),
+            "intercept": np.full(n, k["intercept"]),
             "channel": c["channel_intercept_index"].choose(
                 [self.channel_intercepts[ch] for ch in _CHANNEL_ORDER]
             ).astype(float),
@@ -213,7 +215,24 @@ class ResponseModel:
         }
 
     def logit(self, traits: pd.DataFrame, copy: pd.DataFrame) -> np.ndarray:
-        return np.sum(list(self.term_values(traits, copy).values()), axis=0)
+        return self._logit(_trait_arrays(traits), _copy_arrays(copy, len(traits)))
+
+    def _logit(self, t: dict[str, np.ndarray], c: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(t["price_sensitivity"])
+        total = np.zeros(n)
+        for values in self._terms(t, c).values():
+            total = total + values  # single-copy terms broadcast over users
+        return total
+
+    def mean_probability(self, traits: pd.DataFrame, copies: pd.DataFrame) -> np.ndarray:
+        """For each copy row, the mean true probability over all rows of ``traits``."""
+        t = _trait_arrays(traits)
+        c_all = _copy_arrays(copies, len(copies))
+        out = np.empty(len(copies))
+        for i in range(len(copies)):
+            c = {key: value[i : i + 1] for key, value in c_all.items()}
+            out[i] = _sigmoid(self._logit(t, c)).mean()
+        return out
 
     def probability(self, traits: pd.DataFrame, copy: pd.DataFrame) -> np.ndarray:
         """True conversion probability per row (vectorised)."""
@@ -264,7 +283,7 @@ class ResponseModel:
         users = self.users(user_ids)
         if users.empty:
             raise ValidationError("no users given: the true rate of an empty audience is undefined")
-        return float(self.probability(users, copy_frame([text], channel, category)).mean())
+        return float(self.mean_probability(users, copy_frame([text], channel, category))[0])
 
 
 def true_rate(
@@ -298,9 +317,14 @@ _CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
 
 
 def _pick(matrix: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``matrix[i, index[i]]`` per row; 0 where index is -1."""
+    """``matrix[i, index[i]]`` per row (either side may have one row); 0 where index is -1."""
+    n = max(len(matrix), len(index))
+    index = np.broadcast_to(index, (n,))
     safe = np.where(index >= 0, index, 0)
-    values = np.take_along_axis(matrix, safe[:, None], axis=1)[:, 0]
+    if len(matrix) == 1:
+        values = matrix[0][safe]
+    else:
+        values = np.take_along_axis(matrix, safe[:, None], axis=1)[:, 0]
     return np.where(index >= 0, values, 0.0)
 
 
@@ -330,8 +354,7 @@ def _copy_arrays(copy: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
         raise ValidationError(f"copy features lack columns: {', '.join(missing)}; build them with copy_frame()")
     if len(copy) not in (1, n):
         raise ValidationError(f"copy features have {len(copy)} rows; expected 1 or {n}")
-    if len(copy) == 1 and n != 1:
-        copy = copy.loc[copy.index.repeat(n)].reset_index(drop=True)
+    # A single copy row stays one row: its arrays broadcast over the users.
     out = {name: copy[name].to_numpy(float) for name in FEATURE_NAMES}
     channels = copy["channel"].astype(str)
     unknown = sorted(set(channels) - set(_CHANNEL_ORDER))

@@ -634,9 +634,8 @@ def _write_truth(out: Path, spec: SampleSpec, model: ResponseModel, counts: dict
                  traits: pd.DataFrame, variants: pd.DataFrame, vcopy: pd.DataFrame) -> None:
     # The true rate of each past variant if it had been sent to every customer:
     # the ranking a perfect predictor would reproduce.
-    rates = {}
-    for i, vid in enumerate(variants["variant_id"]):
-        rates[vid] = round(float(model.probability(traits, vcopy.iloc[[i]]).mean()), 6)
+    means = model.mean_probability(traits, vcopy)
+    rates = {vid: round(float(r), 6) for vid, r in zip(variants["variant_id"], means)}
     truth = {
         "description": "True response model of the CopyLift sample data; see sample_data/README.md.",
         "spec": asdict(spec),

@@ -41,3 +41,37 @@ def realdata() -> Path:
     if not REALDATA.exists():
         pytest.skip("shared/realdata is not next to the repository")
     return REALDATA
+
+
+# -- sample data (owner: sample helper) -------------------------------------------
+@pytest.fixture(scope="session")
+def sample_db_file(tmp_path_factory) -> Path:
+    """A DuckDB file with the committed sample data, built once per test session."""
+    from core.sample import load_sample
+
+    path = tmp_path_factory.mktemp("sample_db") / "sample.duckdb"
+    with Store(path) as s:
+        load_sample(s)
+    return path
+
+
+@pytest.fixture
+def sample_store(sample_db_file, tmp_path):
+    """An open Store on a private copy of the sample database (safe to write to)."""
+    import shutil
+
+    path = tmp_path / "sample_copy.duckdb"
+    shutil.copyfile(sample_db_file, path)
+    with Store(path) as s:
+        yield s
+
+
+@pytest.fixture
+def sample_app_env(app_env, sample_db_file):
+    """``app_env`` whose database already holds the sample data (skips the first-start load)."""
+    import shutil
+
+    target = app_env / "data" / "copylift.duckdb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(sample_db_file, target)
+    return app_env

@@ -1,0 +1,104 @@
+"""The ground truth: outcomes agree with the response model, and the model behaves as documented."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.config import SAMPLE_DIR
+from core.errors import NotFoundError, ValidationError
+from core.response_model import TRUE_COEFFICIENTS, ResponseModel, copy_frame, true_rate
+
+
+@pytest.fixture(scope="module")
+def truth() -> ResponseModel:
+    return ResponseModel.load()
+
+
+def test_json_holds_the_coefficients(truth):
+    data = json.loads((SAMPLE_DIR / "ground_truth.json").read_text())
+    assert data["response_model"]["coefficients"] == TRUE_COEFFICIENTS
+    assert truth.coefficients == TRUE_COEFFICIENTS
+    assert len(truth.traits) == data["counts"]["users"]
+
+
+def test_empirical_rates_within_two_standard_errors(truth):
+    exposures = pd.read_csv(SAMPLE_DIR / "exposures.csv.gz", usecols=["user_id", "variant_id", "converted"])
+    variants = pd.read_csv(SAMPLE_DIR / "variants.csv")
+    feats = copy_frame(variants["copy_text"], variants["channel"], variants["category"])
+    feats.index = variants["variant_id"]
+    p = truth.probability(truth.users(exposures["user_id"]), feats.loc[exposures["variant_id"]].reset_index(drop=True))
+    frame = exposures.assign(p=p, v=p * (1 - p))
+    g = frame.groupby("variant_id").agg(n=("p", "size"), observed=("converted", "mean"),
+                                        implied=("p", "mean"), var=("v", "sum"))
+    z = (g["observed"] - g["implied"]) / (np.sqrt(g["var"]) / g["n"])
+    within = (z.abs() <= 2).mean()
+    assert within >= 0.9, g.assign(z=z).sort_values("z")
+    assert abs(z.mean()) < 0.3  # no systematic bias
+    assert 0.01 <= g["implied"].mean() <= 0.06
+
+
+def test_discount_helps_price_sensitive_users_far_more(truth):
+    traits = truth.users()
+    sensitive = traits.nlargest(300, "price_sensitivity")["user_id"]
+    loyal = traits[(traits["loyalty_tier"] == "gold")].nsmallest(300, "price_sensitivity")["user_id"]
+    plain = "New season kitchen picks"
+    offer = "30% off kitchen picks"
+    lift_sensitive = truth.true_rate(offer, "push", "Home & Kitchen", sensitive) / truth.true_rate(
+        plain, "push", "Home & Kitchen", sensitive)
+    lift_loyal = truth.true_rate(offer, "push", "Home & Kitchen", loyal) / truth.true_rate(
+        plain, "push", "Home & Kitchen", loyal)
+    assert lift_sensitive > 1.5
+    assert lift_loyal < 1.1
+
+
+def test_urgency_works_on_lapsed_users(truth):
+    traits = truth.users()
+    lapsed = traits[traits["recency_days"] > 60]["user_id"]
+    recent = traits[traits["recency_days"] <= 30]["user_id"]
+    def lift(ids):
+        return truth.true_rate("Ends tonight: new tech", "push", "Electronics", ids) / truth.true_rate(
+            "Fresh picks: new tech", "push", "Electronics", ids)
+    assert lift(lapsed) > lift(recent) > 1.0
+
+
+def test_length_penalty_near_the_limit(truth):
+    short = "Save 20% on skincare"
+    padded = short + " " + "x" * (60 - len(short) - 1)  # exactly at the email limit
+    ids = truth.users()["user_id"][:500]
+    assert truth.true_rate(padded, "email_subject", "Beauty", ids) < truth.true_rate(short, "email_subject", "Beauty", ids)
+
+
+def test_probability_matches_the_documented_formula():
+    model = ResponseModel()
+    traits = pd.DataFrame([{
+        "user_id": "U1", "recency_days": 90.0, "frequency_180d": 3.0, "monetary_180d": 200.0,
+        "price_sensitivity": 0.9, "favourite_category": "Beauty", "loyalty_tier": "gold", "age_band": "18-24",
+        **{f"affinity_{k}": 0.0 for k in ("electronics", "home_kitchen", "apparel", "sports_outdoors",
+                                          "toys_games", "books", "pet_supplies")},
+        "affinity_beauty": 1.0,
+    }])
+    text = "{first_name}, 20% off skincare. Hurry! 💄"
+    copy = copy_frame([text], "push", "Beauty")
+    k = TRUE_COEFFICIENTS
+    expected = (k["intercept"] - 0.25 + k["recency_months"] * 3 + k["log_frequency"] * np.log(4)
+                + k["log_spend"] * np.log(3) + k["category_affinity"] * 7 + k["price_sensitivity"] * 0.4
+                + 2 * (k["discount_10pct"] + k["discount_x_price_sensitivity"] * 0.4 + k["discount_x_gold"])
+                + k["urgency"] + k["urgency_x_lapsed"] + k["personalization"] + k["exclamation"]
+                + k["emoji_x_young"] + k["category_match"])
+    assert model.logit(traits, copy)[0] == pytest.approx(expected)
+    assert model.probability(traits, copy)[0] == pytest.approx(1 / (1 + np.exp(-expected)))
+
+
+def test_true_rate_helper_and_errors(truth):
+    ids = truth.users()["user_id"][:50].tolist()
+    assert 0 < true_rate("Shop now", "banner", None, ids) < 0.2
+    with pytest.raises(NotFoundError, match="not sample users"):
+        truth.true_rate("Shop now", "banner", None, ["nobody"])
+    with pytest.raises(ValidationError):
+        truth.true_rate("Shop now", "banner", "Garden", ids)
+    with pytest.raises(NotFoundError):
+        ResponseModel.load(SAMPLE_DIR / "missing")

@@ -7,6 +7,8 @@ nothing was lost or half-written.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import subprocess
 import sys
@@ -74,3 +76,171 @@ def test_locked_database_gives_a_clear_store_error(tmp_path):
         holder.wait(timeout=30)
     with Store(db) as s:
         assert s.table_counts() == before
+
+
+# -- files thrown at the importer (what the Data page calls) -------------------------------
+@pytest.fixture
+def shop(store):
+    """A small store with a product and a user, so 'unchanged' means something."""
+    store.execute("INSERT INTO products (product_id, title, price) VALUES ('p0', 'Mug', 9.5)")
+    store.execute("INSERT INTO users (user_id, region) VALUES ('u0', 'north')")
+    return store
+
+
+def _write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def _refused(store: Store, path: Path, *, limit_mb: int | None = None) -> str:
+    """Import ``path``, expect a CopyLiftError, check nothing changed; return the message."""
+    from core.ingest.importer import run_import
+
+    before = store.table_counts()
+    with pytest.raises(CopyLiftError) as info:
+        run_import(store, [path], limit_mb=limit_mb)
+    assert store.table_counts() == before
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "says"),
+    [
+        ("zero.csv", b"", "is empty"),
+        ("blank.csv", b"\n  \n\n", "is empty"),
+        ("header_only.csv", b"product_id,title,price\n", "no data rows"),
+        ("utf16.csv", "product_id,title\np1,Mug\n".encode("utf-16"), "UTF-16"),
+    ],
+)
+def test_empty_files_are_refused_with_a_reason(shop, tmp_path, name, data, says):
+    message = _refused(shop, _write(tmp_path, name, data))
+    assert says in message
+    if says != "UTF-16":  # the UTF-16 check runs before the file name is known to the message
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("bytes.csv", bytes(range(256)) * 40),
+        ("photo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8),
+    ],
+)
+def test_binary_files_are_refused(shop, tmp_path, name, data):
+    message = _refused(shop, _write(tmp_path, name, data))
+    assert name in message
+    assert "Data page" in message or "upload" in message.lower()
+
+
+def test_file_over_the_upload_limit_is_refused_before_reading(shop, tmp_path):
+    # Stands in for a 300 MB upload: a 3 MB file against a 1 MB limit takes the same path.
+    rows = b"".join(f"p{i},Thing {i},1\n".encode() for i in range(150_000))
+    path = _write(tmp_path, "huge.csv", b"product_id,title,price\n" + rows)
+    message = _refused(shop, path, limit_mb=1)
+    assert "over the upload limit of 1 MB" in message
+    assert "COPYLIFT_UPLOAD_LIMIT_MB" in message
+
+
+def test_windows_1252_text_is_transcoded_not_garbled(shop, tmp_path):
+    from core.ingest.importer import run_import
+
+    data = "product_id,title,price\np1,Café crème,3.5\np2,Crêpe “spéciale”,4\n".encode("cp1252")
+    before = shop.table_counts()
+    report = run_import(shop, [_write(tmp_path, "legacy.csv", data)])
+    titles = dict(shop.rows("SELECT product_id, title FROM products"))
+    assert titles["p1"] == "Café crème"
+    assert titles["p2"] == "Crêpe “spéciale”"
+    assert report.files[0]["encoding"] in ("cp1252", "windows-1252")
+    after = shop.table_counts()
+    assert after["products"] == before["products"] + 2
+    assert after["import_log"] == before["import_log"] + 1
+
+
+def test_formula_cells_are_kept_as_text_and_neutralized_in_the_rejects_report(shop, tmp_path):
+    from core.ingest.importer import rejected_csv, run_import
+
+    data = b'product_id,title,price\np1,"=HYPERLINK(""http://evil"")",3\n=2+5,@SUM(A1),-4\n'
+    before = shop.table_counts()
+    report = run_import(shop, [_write(tmp_path, "formula.csv", data)])
+    # Stored as the literal text (it is data), never evaluated.
+    assert shop.scalar("SELECT title FROM products WHERE product_id = 'p1'") == '=HYPERLINK("http://evil")'
+    assert shop.table_counts()["products"] == before["products"] + 1
+    assert report.rows_rejected == 1
+    # The downloadable report of rejected rows cannot run as a spreadsheet formula.
+    rows = list(csv.reader(io.StringIO(rejected_csv(report).decode())))
+    assert rows[1][-1].startswith("'=2+5")
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows[1:] for cell in row)
+
+
+def test_sql_looking_values_are_just_values(shop, tmp_path):
+    from core.ingest.importer import run_import
+
+    data = (
+        b"product_id,title,price\n"
+        b"\"p1'); DROP TABLE products; --\",\"Robert'); DROP TABLE users;--\",1\n"
+        b"p2,\"' OR 1=1 --\",2\n"
+    )
+    before = shop.table_counts()
+    run_import(shop, [_write(tmp_path, "bobby.csv", data)])
+    after = shop.table_counts()
+    assert after["products"] == before["products"] + 2
+    assert after["users"] == before["users"]
+    assert shop.scalar("SELECT title FROM products WHERE product_id = 'p2'") == "' OR 1=1 --"
+
+
+def test_ten_thousand_columns_import_only_the_known_ones(shop, tmp_path):
+    from core.ingest.importer import run_import
+
+    header = ["product_id", "title"] + [f"extra_{i}" for i in range(9_998)]
+    body = ["p9", "Wide"] + ["1"] * 9_998
+    data = (",".join(header) + "\n" + ",".join(body) + "\n").encode()
+    before = shop.table_counts()
+    report = run_import(shop, [_write(tmp_path, "wide.csv", data)])
+    assert report.tables == {"products": 1}
+    assert shop.table_counts()["products"] == before["products"] + 1
+    assert "extra_0" not in shop.columns("products")
+
+
+# -- a crash in the middle of an import --------------------------------------------------
+@pytest.mark.parametrize("crash", ["database", "process"])
+def test_crash_in_the_middle_of_an_import_leaves_the_database_unchanged(shop, tmp_path, monkeypatch, crash):
+    import duckdb
+
+    from core.errors import ImportFailed
+    from core.ingest import importer
+
+    # One Online Retail export fills three tables (products, users, events).
+    data = (
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,WHITE HANGING HEART,6,12/25/2010 08:26,2.55,17850,United Kingdom\n"
+        "536366,71053,WHITE METAL LANTERN,2,12/26/2010 09:01,3.39,13047,France\n"
+    )
+    paths = [_write(tmp_path, "retail.csv", data.encode())]
+    real_write = importer._write
+    written: list[str] = []
+
+    def write_then_crash(cur, table, fmt_name, import_id):
+        if written:  # the first table is in; die on the second
+            if crash == "database":
+                raise duckdb.IOException("No space left on device (simulated)")
+            raise KeyboardInterrupt  # the process being stopped mid-import
+        real_write(cur, table, fmt_name, import_id)
+        written.append(table)
+
+    monkeypatch.setattr(importer, "_write", write_then_crash)
+    before = shop.table_counts()
+    expected = ImportFailed if crash == "database" else KeyboardInterrupt
+    with pytest.raises(expected) as info:
+        importer.run_import(shop, paths)
+    assert written, "the crash must come after a table was written"
+    assert shop.table_counts() == before
+    if crash == "database":
+        assert "nothing was written" in str(info.value)
+    # And the same files import cleanly afterwards.
+    monkeypatch.setattr(importer, "_write", real_write)
+    report = importer.run_import(shop, paths)
+    assert report.tables == {"products": 2, "users": 2, "events": 2}
+    after = shop.table_counts()
+    assert after["events"] == before["events"] + 2
+    assert after["import_log"] == before["import_log"] + 1

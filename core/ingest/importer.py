@@ -59,6 +59,7 @@ ROW_RULES = {
                         ("conversions > sends", "more conversions than sends")],
 }
 MAX_REPORTED_REJECTS = 200
+PREVIEW_ORDER = ("events", "exposures", "variant_results", "users", "products", "variants")
 
 
 @dataclass
@@ -213,10 +214,13 @@ def _rejects(ctx: StageContext) -> pd.DataFrame:
 def _line_starts(src: Source):
     """Map a data-record index (1-based) to its physical line in the original file."""
     path = src.sniffed.path
+    newlines, last = 0, b"\n"
     with open(path, "rb") as fh:
-        newlines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-    total_records = src.rows + len(src.structural) + 1
-    if newlines in (total_records, total_records - 1):  # one record per line
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines = newlines + (0 if last == b"\n" else 1)
+    if lines == src.rows + len(src.structural) + 1:  # one record per line
         return lambda k: k + 1
     starts = record_start_lines(path, src.sniffed.delimiter)
     return lambda k: starts[k] if k < len(starts) else k + 1
@@ -286,11 +290,13 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
 
             issues += range_issues(cur, name, "ts", name.removeprefix("stg_") + " dates")
     rows_read = sum(f["rows_read"] for f in files)
-    primary = ctx.staged[0]
+    primary = next(f"stg_{t}" for t in PREVIEW_ORDER if f"stg_{t}" in ctx.staged)
     preview_rows = cur.execute(
-        f"SELECT * EXCLUDE (_file) FROM {primary} ORDER BY _file, _row LIMIT 20"
+        f"SELECT * EXCLUDE (_file, _row, _reject), _row AS row, _reject AS problem FROM {primary} "
+        "ORDER BY _file, _row LIMIT 20"
     ).df()
-    reasons = rejected["reason"].str.replace(r"'.*", "", regex=True).str.replace(r"\s\S*\d\S*", "", regex=True)
+    # Group reasons without their quoted values: "date '31/02' is not a date" -> "date '…' is not a date".
+    reasons = rejected["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
     return ImportReport(
         status=status, format=fmt.name, format_label=fmt.label, file_hash=file_hash, files=files,
         rows_read=rows_read, rows_accepted=rows_read - len(rejected), rows_rejected=len(rejected),

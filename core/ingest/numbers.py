@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import duckdb
 
+# Values that can only be read one way; "1,250" or "1.250" alone prove nothing.
 _COMMA_DECIMAL = (
-    r"^[-+]?\d*,\d{1,2}%?$|^[-+]?\d{1,3}(\.\d{3})+(,\d+)?%?$|^[-+]?\d+,\d{4,}%?$"
+    r"^[-+]?\d*,\d{1,2}%?$|^[-+]?\d{1,3}(\.\d{3})+,\d+%?$|^[-+]?\d{1,3}(\.\d{3}){2,}%?$|^[-+]?\d+,\d{4,}%?$"
 )
-_DOT_DECIMAL = r"^[-+]?\d*\.\d{1,2}%?$|^[-+]?\d{1,3}(,\d{3})+(\.\d+)?%?$|^[-+]?\d+\.\d{4,}%?$"
+_DOT_DECIMAL = (
+    r"^[-+]?\d*\.\d{1,2}%?$|^[-+]?\d{1,3}(,\d{3})+\.\d+%?$|^[-+]?\d{1,3}(,\d{3}){2,}%?$|^[-+]?\d+\.\d{4,}%?$"
+)
 
 
 def install_macros(cur: duckdb.DuckDBPyConnection) -> None:

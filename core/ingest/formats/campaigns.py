@@ -104,7 +104,7 @@ def stage_user_level(ctx: StageContext) -> None:
         _stage_variants(ctx, src, t)
         ctx.stage("exposures", f"""SELECT user_id, variant_id, campaign_id, sent_at, opened, clicked, converted,
             coalesce(revenue, 0) AS revenue, strategy_id, ? AS _file, _row,
-            CASE WHEN raw_sent IS NOT NULL AND sent_at IS NULL THEN 'sent date ' || raw_sent || ' is not a date'
+            CASE WHEN raw_sent IS NOT NULL AND sent_at IS NULL THEN 'sent date ''' || raw_sent || ''' is not a date'
             END AS _reject FROM {t}""", [src.name])
 
 

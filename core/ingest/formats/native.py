@@ -64,8 +64,8 @@ def stage_events(ctx: StageContext) -> None:
             CASE WHEN qty < 0 AND event_type = 'purchase' THEN 'return' ELSE event_type END AS event_type, ts,
             CAST(abs(qty) AS INTEGER) AS quantity, price, rating, review_text, order_id, campaign_id,
             ? AS _file, _row,
-            CASE WHEN event_type NOT IN ({types}) THEN 'event type ' || event_type || ' is not one of {", ".join(EVENT_TYPES)}'
-                 WHEN raw_ts IS NOT NULL AND ts IS NULL THEN 'date ' || raw_ts || ' is not a date'
+            CASE WHEN event_type NOT IN ({types}) THEN 'event type ''' || event_type || ''' is not one of {", ".join(EVENT_TYPES)}'
+                 WHEN raw_ts IS NOT NULL AND ts IS NULL THEN 'date ''' || raw_ts || ''' is not a date'
                  WHEN qty IS NOT NULL AND qty <> round(qty) THEN 'quantity is not a whole number' END AS _reject
             FROM {t}""", [src.name])
 
@@ -79,7 +79,7 @@ def stage_users(ctx: StageContext) -> None:
             {_text(ctx, src, 'users', 'loyalty_tier')} AS loyalty_tier,
             {_text(ctx, src, 'users', 'first_name')} AS first_name, {_text(ctx, src, 'users', 'email')} AS email,
             cl_bool({_text(ctx, src, 'users', 'accepts_marketing')}) AS accepts_marketing, ? AS _file, _row,
-            CASE WHEN {raw} IS NOT NULL AND {signup} IS NULL THEN 'signup date ' || {raw} || ' is not a date' END
+            CASE WHEN {raw} IS NOT NULL AND {signup} IS NULL THEN 'signup date ''' || {raw} || ''' is not a date' END
                 AS _reject FROM {src.table}""", [src.name])
 
 

@@ -103,7 +103,7 @@ def stage(ctx: StageContext) -> None:
             o.ts, 1 AS quantity, i.price, NULL::DOUBLE AS rating, NULL::VARCHAR AS review_text,
             i.order_id, NULL::VARCHAR AS campaign_id, ? AS _file, i._row,
             CASE WHEN i.order_id IS NULL OR i.item IS NULL THEN 'order_id or order_item_id is missing'
-                 WHEN o.order_id IS NULL THEN 'order ' || i.order_id || ' is not in the orders table'
+                 WHEN o.order_id IS NULL THEN 'order ''' || i.order_id || ''' is not in the orders table'
                  WHEN o.uid IS NULL THEN 'the order''s customer is not in the customers table'
                  WHEN o.ts IS NULL THEN 'the order has no purchase timestamp'
                  WHEN i.price IS NULL THEN 'price is not a number' END AS _reject
@@ -132,7 +132,7 @@ def stage(ctx: StageContext) -> None:
             NULL::DOUBLE AS price, r.score AS rating, r.txt AS review_text, r.order_id,
             NULL::VARCHAR AS campaign_id, ? AS _file, r._row,
             CASE WHEN r.review_id IS NULL THEN 'review_id is missing'
-                 WHEN o.order_id IS NULL THEN 'order ' || coalesce(r.order_id, '(empty)') || ' is not in the orders table'
+                 WHEN o.order_id IS NULL THEN 'order ''' || coalesce(r.order_id, '(empty)') || ''' is not in the orders table'
                  WHEN o.uid IS NULL THEN 'the order''s customer is not in the customers table'
                  WHEN r.ts IS NULL THEN 'review_creation_date is missing or not a date'
                  WHEN r.score IS NULL THEN 'review_score is not a number' END AS _reject

@@ -56,7 +56,7 @@ def stage(ctx: StageContext) -> None:
                    CASE WHEN inv IS NULL THEN 'invoice number is missing'
                         WHEN code IS NULL THEN 'StockCode is missing'
                         WHEN raw_ts IS NULL THEN 'InvoiceDate is missing'
-                        WHEN ts IS NULL THEN 'InvoiceDate ' || raw_ts || ' is not a date'
+                        WHEN ts IS NULL THEN 'InvoiceDate ''' || raw_ts || ''' is not a date'
                         WHEN qty IS NULL THEN 'Quantity is not a number'
                         WHEN qty = 0 THEN 'Quantity is 0'
                         WHEN qty <> round(qty) THEN 'Quantity is not a whole number'

@@ -55,7 +55,7 @@ def stage_amazon(ctx: StageContext) -> None:
             NULL::DOUBLE AS price, rating, txt AS review_text, NULL::VARCHAR AS order_id,
             NULL::VARCHAR AS campaign_id, ? AS _file, _row,
             CASE WHEN raw_ts IS NULL THEN 'date is missing'
-                 WHEN ts IS NULL THEN 'date ' || raw_ts || ' is not a date'
+                 WHEN ts IS NULL THEN 'date ''' || raw_ts || ''' is not a date'
                  WHEN rating IS NULL THEN 'rating is missing or not a number' END AS _reject
             FROM rv_{src.table}""", [_safe(stem), anon, src.name])
         if product:
@@ -97,7 +97,7 @@ def stage_datafiniti(ctx: StageContext) -> None:
             NULL::VARCHAR AS order_id, NULL::VARCHAR AS campaign_id, ? AS _file, _row,
             CASE WHEN pid IS NULL THEN 'product id is missing'
                  WHEN raw_ts IS NULL THEN 'reviews.date is missing: a review needs a date'
-                 WHEN ts IS NULL THEN 'reviews.date ' || raw_ts || ' is not a date' END AS _reject
+                 WHEN ts IS NULL THEN 'reviews.date ''' || raw_ts || ''' is not a date' END AS _reject
             FROM {t}""", [src.name])
         ctx.stage("products", f"""SELECT pid AS product_id, coalesce(arg_min(pname, _row), pid) AS title,
             arg_min(category, _row) AS category, NULL::DOUBLE AS price, NULL::VARCHAR AS description,

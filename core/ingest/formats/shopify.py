@@ -77,7 +77,7 @@ def stage_orders(ctx: StageContext) -> None:
                    ? AS _file, _row,
                    CASE WHEN order_name IS NULL THEN 'order Name is missing'
                         WHEN user_id IS NULL THEN 'order has no Email: cannot attribute it to a person'
-                        WHEN ts IS NULL THEN 'Created at ' || coalesce(raw_ts, '(empty)') || ' is not a date'
+                        WHEN ts IS NULL THEN 'Created at ''' || coalesce(raw_ts, '(empty)') || ''' is not a date'
                         WHEN qty IS NULL OR qty = 0 THEN 'Lineitem quantity is missing or 0'
                         WHEN lname IS NULL THEN 'Lineitem name is missing' END AS _reject
             FROM {t}_k""",

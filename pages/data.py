@@ -4,7 +4,9 @@ import streamlit as st
 
 from core.charts import events_per_day_chart
 from core.overview import data_overview, events_per_day, recent_imports
-from pages.common import get_store
+from core.errors import CopyLiftError
+from core.sample import reset_to_sample
+from pages.common import get_store, show_error
 
 st.title("Data")
 store = get_store()
@@ -25,3 +27,31 @@ if imports.empty:
     st.caption("Nothing imported yet.")
 else:
     st.dataframe(imports, hide_index=True, width="stretch")
+
+# -- reset to the sample data (owner: sample helper) ---------------------------
+st.subheader("Reset to sample data")
+st.caption(
+    "Replaces users, products, events, campaigns, variants, exposures, aggregate results and the import log "
+    "with the built-in sample shop. Saved segments, strategies and trained models are kept."
+)
+if message := st.session_state.pop("data.reset_message", None):
+    st.success(message)
+with st.form("data.reset_form"):
+    confirmed = st.checkbox("I understand that this deletes the current data", key="data.reset_confirm")
+    reset_clicked = st.form_submit_button("Reset to sample data", key="data.reset_submit")
+if reset_clicked:
+    if not confirmed:
+        st.warning("Tick the confirmation box first: the reset deletes the current data.")
+    else:
+        try:
+            with st.spinner("Loading the sample data…"):
+                counts = reset_to_sample(store)
+        except CopyLiftError as err:
+            show_error(err)
+        else:
+            st.cache_data.clear()
+            st.session_state["data.reset_message"] = (
+                f"Reset done: {counts['users']:,} users, {counts['events']:,} events, "
+                f"{counts['exposures']:,} exposures loaded."
+            )
+            st.rerun()

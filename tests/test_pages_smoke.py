@@ -1,0 +1,75 @@
+"""Every registered page renders on the sample data without an exception; first start loads the sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = (
+    "pages/data.py",
+    "pages/segments.py",
+    "pages/copy_lab.py",
+    "pages/predict.py",
+    "pages/strategy.py",
+    "pages/results.py",
+)
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="module")
+def registered_pages() -> list[str]:
+    text = Path(APP).read_text(encoding="utf-8")
+    return [p for p in PAGES if f'"{p}"' in text]
+
+
+def test_all_pages_are_registered(registered_pages):
+    assert list(registered_pages) == list(PAGES)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_sample_data(sample_app_env, page):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception, _errors(at)
+    at.switch_page(page).run()
+    assert not at.exception, _errors(at)
+    assert not at.error or page != "pages/data.py", [e.value for e in at.error]
+
+
+def test_first_start_loads_the_sample_into_an_empty_database(app_env):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception, _errors(at)
+    from pages.common import get_config, get_store
+
+    # The app's own cached store (a second connection to the file would be refused).
+    assert get_config().db_path == str(app_env / "data" / "copylift.duckdb")
+    assert get_store().count("users") == 5000
+    assert get_store().count("events") > 250_000
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics.get("Users") == "5,000"
+
+
+def test_reset_needs_confirmation_then_restores_the_sample(sample_app_env):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    # Simulate data drift: remove all views, as if someone had deleted them.
+    from pages.common import get_store
+
+    get_store().execute("DELETE FROM events WHERE event_type = 'view'")
+    at.button(key="data.reset_submit").click().run()
+    assert not at.exception, _errors(at)
+    assert any("confirmation" in w.value for w in at.warning)
+    assert get_store().scalar("SELECT count(*) FROM events WHERE event_type = 'view'") == 0
+
+    at.checkbox(key="data.reset_confirm").check()
+    at.button(key="data.reset_submit").click().run()
+    assert not at.exception, _errors(at)
+    assert any("Reset done" in s.value for s in at.success)
+    assert get_store().scalar("SELECT count(*) FROM events WHERE event_type = 'view'") > 100_000

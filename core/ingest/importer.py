@@ -366,6 +366,7 @@ def run_import(store: Store, files: list[Any], options: ImportOptions | None = N
     if dry_run:
         report = preview(store, files, options, limit_mb)
         report.status = "dry_run"
+        _check_choices(report, options)
         return report
     sources = as_sources(files)
     day_first, limit = _defaults(store, limit_mb)
@@ -377,8 +378,8 @@ def run_import(store: Store, files: list[Any], options: ImportOptions | None = N
     try:
         with store.transaction() as cur:
             ctx, fmt = _stage(cur, sources, options, work, day_first, limit)
-            _check_choices(ctx, options)
             report = _build_report(ctx, fmt, "imported", file_hash)
+            _check_choices(report, options)
             import_id = int(cur.execute("SELECT nextval('import_id_seq')").fetchone()[0])
             for table in WRITE_ORDER:
                 if f"stg_{table}" in ctx.staged:
@@ -403,19 +404,18 @@ def run_import(store: Store, files: list[Any], options: ImportOptions | None = N
     return report
 
 
-def _check_choices(ctx: StageContext, options: ImportOptions) -> None:
-    asked = [a for a in ctx.ambiguous if a["asked"]]
+def _check_choices(report: ImportReport, options: ImportOptions) -> None:
+    """Refuse to write when the analyst still has to choose the date order or the encoding."""
+    asked = [a for a in report.ambiguous_dates if a["asked"]]
     if asked:
         cols = ", ".join(f"{a['file']}:{a['column']} (e.g. {a['example']!r})" for a in asked)
         raise ValidationError(
             f"Dates in {cols} fit both day-first and month-first. Choose the order (Data page, or "
             "--day-first / --month-first on the command line) and import again."
         )
-    unsure = [s for s in ctx.sources if s.sniffed.encoding_confidence < LOW_CONFIDENCE]
+    unsure = [f for f in report.files if f["encoding_confidence"] < LOW_CONFIDENCE]
     if unsure and not options.encoding:
-        raise ValidationError(
-            f"{unsure[0].name}: {unsure[0].sniffed.encoding_note} Choose the encoding and import again."
-        )
+        raise ValidationError(f"{unsure[0]['name']}: {unsure[0]['encoding_note']} Choose the encoding and import again.")
 
 
 def _write(cur: duckdb.DuckDBPyConnection, table: str, fmt_name: str, import_id: int) -> None:

@@ -41,16 +41,18 @@ def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
 
 def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimiter: str) -> bool:
     """True when the column writes decimals with a comma (``3,50``; ``1.234,5``)."""
-    comma, dot, any_comma = cur.execute(
+    comma, dot, any_comma, dot_groups = cur.execute(
         f"SELECT count(*) FILTER (WHERE regexp_matches(s, '{_COMMA_DECIMAL}')), "
         f"count(*) FILTER (WHERE regexp_matches(s, '{_DOT_DECIMAL}')), "
-        f"count(*) FILTER (WHERE s LIKE '%,%') "
+        f"count(*) FILTER (WHERE s LIKE '%,%'), "
+        f"count(*) FILTER (WHERE regexp_matches(s, '^[-+]?\\d{{1,3}}(\\.\\d{{3}})+%?$')) "
         f"FROM (SELECT cl_numclean({expr}) AS s FROM {table}) WHERE s IS NOT NULL"
     ).fetchone()
     if comma != dot:
         return comma > dot
-    # Only values like "1,250": a comma is a decimal mark in ;-separated European files.
-    return bool(any_comma) and delimiter == ";"
+    # Only values like "1,250" or "1.000": in ;-separated (European) files the comma is the
+    # decimal mark and the dot groups thousands.
+    return bool(any_comma or dot_groups) and delimiter == ";"
 
 
 def percent_count(cur: duckdb.DuckDBPyConnection, table: str, expr: str) -> int:

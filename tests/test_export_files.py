@@ -139,3 +139,19 @@ def test_write_atomic_replaces_whole_file(tmp_path):
     write_atomic(target, b"new content")
     assert target.read_bytes() == b"new content"
     assert [p.name for p in target.parent.iterdir()] == ["plan.csv"]
+
+
+def test_neutralize_frame_touches_text_only():
+    import pandas as pd
+
+    from core.export import neutralize_frame
+
+    frame = pd.DataFrame({
+        "text": ["=1+1", "fine", None, "-x", "@y"],
+        "mixed": pd.Series(["+x", -1, None, "ok", 2.5], dtype=object),
+        "number": [-1.0, 2.0, 3.0, -4.0, 5.0],
+    })
+    out = neutralize_frame(frame)
+    assert out["text"].tolist()[:2] == ["'=1+1", "fine"] and out["text"].tolist()[3:] == ["'-x", "'@y"]
+    assert out["mixed"].tolist()[:2] == ["'+x", -1]
+    assert out["number"].tolist() == frame["number"].tolist()

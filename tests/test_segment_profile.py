@@ -73,12 +73,12 @@ def test_overlap_and_comparison(shop):
     assert ov.loc[("Shoes enthusiasts", "Reviewers"), "share_of_a"] == pytest.approx(1 / 4)
     assert ov.loc[("Reviewers", "Shoes enthusiasts"), "share_of_a"] == pytest.approx(1.0)
     assert ov.loc[("Reviewers", "Discount seekers"), "jaccard"] == 0
-    cmp = compare_summaries(shop, shoes, reviewers, AS_OF)
+    cmp = compare_summaries(shop, [shoes, reviewers], AS_OF)
     assert set(cmp["group"]) == {"Shoes enthusiasts", "Reviewers", BASE}
     idx = cmp[(cmp["metric"] == "Customers") & (cmp["group"] == "Reviewers")]["index_vs_base"].iloc[0]
     assert idx == pytest.approx(100 / 7)
-    with pytest.raises(ValidationError, match="two different"):
-        compare_summaries(shop, shoes, shoes, AS_OF)
+    with pytest.raises(ValidationError, match="different segments"):
+        compare_summaries(shop, [shoes, shoes], AS_OF)
 
 
 def test_member_csv_is_formula_safe(shop):
@@ -97,8 +97,8 @@ def test_charts_build_from_profile_frames(shop):
         charts.share_bar_chart(prof.categories, "category", "Favourite categories", "Category"),
         charts.response_chart(prof.response),
         charts.size_history_chart(prof.size_history, prof.name),
-        charts.index_chart(compare_summaries(shop, get_segment(shop, "category_shoes"),
-                                             get_segment(shop, "reviewers"), AS_OF)),
+        charts.index_chart(compare_summaries(shop, [get_segment(shop, "category_shoes"),
+                                              get_segment(shop, "reviewers")], AS_OF)),
         charts.overlap_heatmap(overlap(shop, [get_segment(shop, "category_shoes")], AS_OF)),
     ]
     assert all(isinstance(f, go.Figure) and f.layout.title.text for f in figs)

@@ -268,15 +268,17 @@ def resolve_as_of(store: Store, as_of: datetime | date | str | None) -> datetime
 
 def data_fingerprint(store: Store) -> str:
     """A cheap digest of the data the features depend on; changes after any import or load."""
-    row = store.one(
-        "SELECT (SELECT count(*) FROM events), (SELECT max(ts) FROM events), "
-        "(SELECT count(*) FROM users), (SELECT count(*) FROM products), "
-        "(SELECT count(*) FROM campaigns), (SELECT count(*) FROM exposures), "
-        "(SELECT count(*) FROM import_log), "
-        "(SELECT count(*) FROM import_log WHERE status = 'undone'), "
-        "(SELECT max(import_id) FROM import_log)"
+    # UNION ALL of plain aggregates: one statement of scalar subqueries planned ~8x slower.
+    rows = store.rows(
+        "SELECT 'events', count(*)::VARCHAR || '/' || coalesce(max(ts)::VARCHAR, '') FROM events "
+        "UNION ALL SELECT 'users', count(*)::VARCHAR FROM users "
+        "UNION ALL SELECT 'products', count(*)::VARCHAR FROM products "
+        "UNION ALL SELECT 'campaigns', count(*)::VARCHAR FROM campaigns "
+        "UNION ALL SELECT 'exposures', count(*)::VARCHAR FROM exposures "
+        "UNION ALL SELECT 'imports', count(*)::VARCHAR || '/' || count(*) FILTER (WHERE status = 'undone')::VARCHAR "
+        "|| '/' || coalesce(max(import_id), 0)::VARCHAR FROM import_log"
     )
-    raw = FEATURES_VERSION + "|" + "|".join(str(v) for v in row)
+    raw = FEATURES_VERSION + "|" + "|".join(f"{k}={v}" for k, v in sorted(rows))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -317,14 +319,17 @@ def _has_feature_table(store: Store) -> bool:
     )
 
 
-def ensure_features(store: Store, as_of: datetime | date | str | None = None) -> datetime:
+def ensure_features(
+    store: Store, as_of: datetime | date | str | None = None, fingerprint: str | None = None
+) -> datetime:
     """Make sure ``user_features`` holds fresh rows for ``as_of``; return the as-of used.
 
     Stored runs computed from other data (a different fingerprint) are dropped
-    first, so the table never mixes old and new data.
+    first, so the table never mixes old and new data. Pass ``fingerprint`` when
+    ensuring several dates in a row, to compute it once.
     """
     when = resolve_as_of(store, as_of)
-    fingerprint = data_fingerprint(store)
+    fingerprint = fingerprint or data_fingerprint(store)
     fresh = store.scalar(
         "SELECT count(*) FROM user_feature_runs WHERE as_of = ? AND fingerprint = ?", [when, fingerprint]
     )

@@ -16,7 +16,7 @@ import pandas as pd
 from core.errors import ValidationError
 from core.segments.builtins import RFM_GROUP_IDS, STATIC_BUILTINS
 from core.segments.catalog import Segment
-from core.segments.features import ensure_features, resolve_as_of
+from core.segments.features import data_fingerprint, ensure_features, resolve_as_of
 from core.segments.rules import compile_where, segment_query
 from core.store import Store
 
@@ -183,9 +183,10 @@ def history_dates(store: Store, as_of: datetime, months: int = HISTORY_MONTHS) -
 def size_history(store: Store, segment: Segment | None, as_of=None, months: int = HISTORY_MONTHS) -> pd.DataFrame:
     """Members and share of all users at each month start of the last ``months`` months."""
     when = resolve_as_of(store, as_of)
+    fingerprint = data_fingerprint(store)
     rows = []
     for date in history_dates(store, when, months):
-        ensure_features(store, date)
+        ensure_features(store, date, fingerprint)
         sql, params = segment_query(_rules_of(segment), date)
         members = int(store.scalar(sql, params))
         total = int(store.scalar("SELECT count(*) FROM user_features WHERE as_of = ?", [date]))
@@ -218,16 +219,18 @@ def segment_profile(store: Store, segment: Segment | None, as_of=None, history: 
     )
 
 
-def compare_summaries(store: Store, a: Segment, b: Segment, as_of=None) -> pd.DataFrame:
-    """Summary metrics of two segments and the base side by side, with each as an index (base = 100)."""
+def compare_summaries(store: Store, segments: list[Segment], as_of=None) -> pd.DataFrame:
+    """Summary metrics of several segments and the base side by side, each also as an index (base = 100)."""
+    names = [s.name for s in segments]
+    if not 2 <= len(segments) <= MAX_OVERLAP_SEGMENTS or len(set(names)) != len(names):
+        raise ValidationError(f"pick between 2 and {MAX_OVERLAP_SEGMENTS} different segments to compare.")
     when = ensure_features(store, as_of)
-    if a.name == b.name:
-        raise ValidationError("pick two different segments to compare.")
     frames = []
-    for seg in (a, b):
+    for n, seg in enumerate(segments):
         cte, params = _flagged(seg.rules, when)
-        frames.append(_summary(store, cte, params, seg.name))
-    both = pd.concat([frames[0], frames[1][frames[1]["group"] != BASE]], ignore_index=True)
+        frame = _summary(store, cte, params, seg.name)
+        frames.append(frame if n == 0 else frame[frame["group"] != BASE])
+    both = pd.concat(frames, ignore_index=True)
     base = both[both["group"] == BASE].set_index("metric")["value"]
     both["index_vs_base"] = [
         (v / base[m] * 100.0) if pd.notna(v) and pd.notna(base[m]) and base[m] else float("nan")

@@ -354,11 +354,9 @@ def _with_outcome(arm: ArmPlan, sends: int, aov: float) -> ArmPlan:
 
 
 def _verdict(control: ArmPlan, variants: Sequence[ArmPlan]) -> tuple[bool, str]:
-    if control.rate is None:
-        return False, "No control copy was predicted, so the lift over control cannot be estimated."
     scored = [v for v in variants if v.lift_pts is not None]
-    if not scored:
-        return False, ""
+    if control.rate is None or not scored:
+        return False, "No control copy and no historical rate: the lift over control cannot be estimated."
     best = max(scored, key=lambda v: v.rate or 0.0)
     pts = best.lift_pts * 100
     if best.lift_high is not None and best.lift_high < 0:
@@ -371,6 +369,8 @@ def _verdict(control: ArmPlan, variants: Sequence[ArmPlan]) -> tuple[bool, str]:
             f"The best variant {best.variant_id} is not predicted to beat control ({pts:+.2f} pts). "
             "Write stronger copy or keep the control."
         )
+    if control.copy_text is None and control.variant_id == CONTROL_ARM:
+        return False, "No control copy: lift is predicted against the segment's historical rate; the holdout gets no message."
     return False, ""
 
 
@@ -459,8 +459,11 @@ def build_segment_plan(
         control = _arm_from_prediction(ctrl_pred, info.get(ctrl_pred.variant_id, {}), None)
         control = replace(control, lift_pts=0.0, lift_low=None, lift_high=None)
     else:
-        control = ArmPlan(CONTROL_ARM, None, None, True, 0.0, None, None, None)
-    arms = [_arm_from_prediction(p, info.get(p.variant_id, {}), control.rate) for p in treated]
+        # No control copy: the holdout gets no message. The predictor may still give lift
+        # against the segment's historical rate; then that rate is the holdout's baseline.
+        base = next((p.rate - p.lift_pts for p in treated if p.lift_pts is not None), None)
+        control = ArmPlan(CONTROL_ARM, None, None, True, 0.0, base, base, base, lift_pts=None)
+    arms = [_arm_from_prediction(p, info.get(p.variant_id, {}), control.rate if ctrl_pred else None) for p in treated]
     shares = allocate(treated, settings, manual_shares)
     return assemble_segment(
         segment, control, arms, shares, members=members, avg_order_value=avg_order_value,

@@ -190,6 +190,8 @@ def build_plan(
         if members.empty:
             raise ValidationError(f"segment {ref.name} has no members; pick another segment")
         rows = variant_rows(store, chosen + ([control_variant_id] if control_variant_id else []))
+        # Only the chosen control is a control; other flagged rows would silently become the baseline.
+        rows["is_control"] = rows["variant_id"].eq(control_variant_id) if control_variant_id else False
         preds = predict_variants(
             store, predictor, rows, resolve_segment(store, ref), control_variant_id, send_size=len(members)
         )

@@ -1,8 +1,169 @@
-"""Strategy & Export page (being built)."""
+"""Strategy & Export: pick segments and variants, allocate traffic, review, approve and export."""
+
+from __future__ import annotations
+
+from datetime import date
 
 import streamlit as st
 
-from pages.common import not_built_yet
+from core.errors import CopyLiftError
+from core.strategy import (
+    MODES, Plan, PlanSettings, list_strategies, load_strategy, outcome_frame, plan_from_dict, plan_to_dict,
+    plan_totals, save_strategy, segment_frame, set_status, strategy_history,
+)
+from core.strategy_charts import allocation_chart, expected_conversions_chart, lift_chart
+from core.strategy_inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
+from pages import common
+from pages.common import get_config, get_store, show_error
+
+MODE_LABELS = {"best": "Best predicted", "explore": "Explore (Thompson sampling)", "manual": "Manual shares"}
+MIME = {"csv": "text/csv", "json": "application/json",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def show_plan(plan: Plan, key: str) -> None:
+    totals = plan_totals(plan)
+    cols = st.columns(4)
+    cols[0].metric("Sends", f"{totals['sends']:,.0f}")
+    fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
+    cols[1].metric("Expected conversions", fmt(totals["conversions"]),
+                   help=f"90% interval {fmt(totals['conversions_low'])} to {fmt(totals['conversions_high'])}")
+    cols[2].metric("Incremental over control", fmt(totals["incremental"]),
+                   help=f"90% interval {fmt(totals['incremental_low'])} to {fmt(totals['incremental_high'])}")
+    cols[3].metric("Expected revenue", "n/a" if totals["revenue"] is None else f"{totals['revenue']:,.0f}")
+    for seg in plan.segments:
+        if seg.do_not_send:
+            st.warning(f"**Do not send to {seg.segment.name}.** {seg.reason}", icon="🛑")
+        elif seg.reason:
+            st.info(f"{seg.segment.name}: {seg.reason}")
+        if seg.sample_size is not None and not seg.sample_size.enough and not seg.do_not_send:
+            st.warning(f"{seg.segment.name}: {seg.sample_size.message}", icon="📏")
+        if seg.over_frequency:
+            done = "excluded" if seg.excluded_user_ids else "not excluded (tick the box to exclude them)"
+            st.caption(f"{seg.segment.name}: {seg.over_frequency:,} users would get more than "
+                       f"{plan.settings.max_messages} messages in {plan.settings.window_days} days; {done}.")
+    segs, arms = segment_frame(plan), outcome_frame(plan)
+    left, right = st.columns(2)
+    left.plotly_chart(expected_conversions_chart(segs), key=f"{key}.conv")
+    right.plotly_chart(allocation_chart(arms), key=f"{key}.alloc")
+    if arms["lift_pts"].notna().any():
+        st.plotly_chart(lift_chart(arms), key=f"{key}.lift")
+    st.dataframe(arms.drop(columns=["segment_id"]), hide_index=True,
+                 column_config={"share": st.column_config.NumberColumn(format="percent")})
+
 
 st.title("Strategy & Export")
-not_built_yet("Choose variants per segment, allocate traffic, get approval and export a reproducible plan. This page is being built; meanwhile the Data page shows what is loaded.")
+store = get_store()
+user = st.text_input("Your name (recorded as author or approver)", key="strategy.user").strip() or None
+if "strategy.flash" in st.session_state:
+    st.success(st.session_state.pop("strategy.flash"))
+build_tab, review_tab = st.tabs(["Build a plan", "Review, approve & export"])
+
+with build_tab:
+    # TODO(strategy): call common.get_predictor() directly once the prediction helper has added it.
+    predictor = common.get_predictor() if hasattr(common, "get_predictor") else None
+    variants = variant_options(store)
+    working = variants[variants["in_working_set"]]
+    if predictor is None:
+        st.info("No trained predictor yet: train a model on the Predict page, then come back to plan a send.")
+        st.page_link("pages/predict.py", label="Go to Predict", icon="🎯")
+    elif working.empty:
+        st.info("The working set is empty: add copy variants in the Copy Lab first.")
+        st.page_link("pages/copy_lab.py", label="Go to the Copy Lab", icon="✍️")
+    else:
+        refs = {r.name: r for r in segment_options(store)}
+        current = (st.session_state.get("segment") or {}).get("name", "All customers")
+        chosen = st.multiselect("Segments", list(refs), default=[current] if current in refs else [],
+                                key="strategy.segments")
+        labels = dict(zip(variants["variant_id"], variants["variant_id"] + " · " + variants["copy_text"].str[:60]))
+        controls = variants[variants["is_control"]]["variant_id"].tolist()
+        with st.form("strategy.form"):
+            picks = {name: st.multiselect(f"Variants for {name}", working["variant_id"].tolist(),
+                                          default=working["variant_id"].tolist(), format_func=labels.get,
+                                          key=f"strategy.variants.{i}") for i, name in enumerate(chosen)}
+            control = st.selectbox("Control copy for the holdout", [None, *controls], key="strategy.control",
+                                   format_func=lambda v: "No message (pure holdout)" if v is None else labels[v])
+            c1, c2, c3, c4 = st.columns(4)
+            mode = c1.radio("Allocation", MODES, format_func=MODE_LABELS.get, key="strategy.mode")
+            holdout = c2.slider("Holdout (%)", 1, 50, 10, key="strategy.holdout")
+            floor = c2.number_input("Minimum share per variant (%)", 0.0, 20.0, 1.0, key="strategy.floor")
+            seed = c3.number_input("Seed", 0, 2**31 - 1, 0, key="strategy.seed")
+            send_date = c3.date_input("Send date", date.today(), key="strategy.send_date")
+            cap = c4.number_input("Max messages per user", 1, 50, 3, key="strategy.max_messages")
+            window = c4.number_input("…in days", 1, 90, 7, key="strategy.window_days")
+            exclude = c4.checkbox("Exclude users over the cap", key="strategy.exclude")
+            manual = {name: st.text_input(f"Manual shares for {name} (variant=percent, …)",
+                                          key=f"strategy.manual.{i}") for i, name in enumerate(chosen)}
+            name = st.text_input("Strategy name", key="strategy.name")
+            built = st.form_submit_button("Build plan", type="primary", key="strategy.build")
+        if built:
+            try:
+                settings = PlanSettings(mode=mode, holdout=holdout / 100, floor=floor / 100, seed=int(seed),
+                                        max_messages=int(cap), window_days=int(window),
+                                        exclude_over_frequency=exclude, send_date=send_date.isoformat())
+                shares = ({n: parse_manual_shares(t, picks[n]) for n, t in manual.items()}
+                          if mode == "manual" else None)
+                with st.status("Predicting and planning…") as status:
+                    bar = st.progress(0.0)
+                    plan = build_plan(store, predictor, name=name, segments=[refs[n] for n in chosen],
+                                      variant_ids=picks, settings=settings, control_variant_id=control,
+                                      manual_shares=shares, progress=lambda f, msg: bar.progress(f, text=msg))
+                    status.update(label="Plan ready", state="complete")
+                st.session_state["strategy.plan"] = plan_to_dict(plan)
+            except CopyLiftError as err:
+                show_error(err)
+        if "strategy.plan" in st.session_state:
+            plan = plan_from_dict(st.session_state["strategy.plan"])
+            show_plan(plan, "strategy.build_plan")
+            s1, s2 = st.columns(2)
+            save, submit = s1.button("Save draft", key="strategy.save"), s2.button("Save and submit", key="strategy.submit")
+            if save or submit:
+                try:
+                    rec = save_strategy(store, plan, author=user)
+                    if submit:
+                        rec = set_status(store, rec.strategy_id, "submitted", author=user)
+                    st.session_state["strategy.pick"] = rec.strategy_id
+                    st.session_state["strategy.flash"] = f"Saved {rec.name} ({rec.strategy_id}) v{rec.version}: {rec.status}."
+                    st.rerun()  # so the sidebar's approval count is current
+                except CopyLiftError as err:
+                    show_error(err)
+
+with review_tab:
+    saved = list_strategies(store)
+    if saved.empty:
+        st.info("No saved strategies yet: build and save one on the first tab.")
+    else:
+        st.dataframe(saved, hide_index=True)
+        names = dict(zip(saved["strategy_id"], saved["name"] + " (" + saved["status"] + ")"))
+        sid = st.selectbox("Strategy", list(names), format_func=names.get, key="strategy.pick")
+        record = load_strategy(store, sid)
+        st.subheader(f"{record.name} · version {record.version} · {record.status}")
+        if record.comment:
+            st.caption(f"Last comment by {record.author or 'someone'}: {record.comment}")
+        with st.expander("Version history"):
+            st.dataframe(strategy_history(store, sid), hide_index=True)
+        show_plan(record.plan, "strategy.review_plan")
+        comment = st.text_area("Comment", key="strategy.comment")
+        actions = {"draft": ["submitted"], "sent_back": ["submitted"], "submitted": ["approved", "sent_back"]}
+        words = {"submitted": "Submit for approval", "approved": "Approve", "sent_back": "Send back"}
+        cols = st.columns(3)
+        for col, status in zip(cols, actions.get(record.status, [])):
+            if col.button(words[status], key=f"strategy.to_{status}"):
+                try:
+                    set_status(store, sid, status, author=user, comment=comment or None)
+                    st.rerun()
+                except CopyLiftError as err:
+                    show_error(err)
+        if record.status in ("approved", "exported", "measured"):
+            if st.button("Export plan, manifest and assignments", key="strategy.export", type="primary"):
+                try:
+                    with st.spinner("Snapshotting segments and writing files…"):
+                        rec, bundle, paths = export_now(store, sid, author=user, out_dir=get_config().export_dir)
+                    st.session_state["strategy.files"] = bundle.files
+                    st.success(f"Exported version {rec.version}; files written to {paths[0].parent}.")
+                except CopyLiftError as err:
+                    show_error(err)
+            for fname, data in st.session_state.get("strategy.files", {}).items():
+                if fname.startswith(sid + "-"):
+                    st.download_button(f"Download {fname}", data, file_name=fname, key=f"strategy.dl.{fname}",
+                                       mime=MIME[fname.rsplit(".", 1)[-1]])

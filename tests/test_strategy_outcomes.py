@@ -70,6 +70,15 @@ def test_no_control_means_no_lift_and_no_flag():
     assert seg.incremental is None and not seg.do_not_send and "cannot be estimated" in seg.reason
 
 
+def test_no_control_copy_uses_the_historical_baseline_from_predictions():
+    # the predictor gave lift against the segment's historical rate (2%) rather than a control copy
+    preds = [pred("v1", 0.03, 0.025, 0.035, control_rate=0.02), pred("v2", 0.015, 0.01, 0.018, control_rate=0.02)]
+    seg = build_segment_plan(REF, preds, members=1000, avg_order_value=10, settings=PlanSettings(mode="best"))
+    assert seg.control.variant_id == "control" and seg.control.rate == pytest.approx(0.02)
+    assert seg.control.conversions == pytest.approx(2.0) and seg.incremental == pytest.approx(9.0)
+    assert not seg.do_not_send and "historical rate" in seg.reason
+
+
 def test_required_sample_size_matches_textbook():
     # 5% vs 6%, equal groups, 80% power, alpha 0.05: ~8,158 per group (standard tables)
     assert required_sample_size(0.05, 0.06) == (8158, 8158)

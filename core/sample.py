@@ -84,8 +84,8 @@ SAMPLE_TABLES: tuple[str, ...] = ("users", "products", "campaigns", "variants", 
 GZIPPED = {"events", "exposures"}
 
 
-def csv_name(table: str) -> str:
-    return f"{table}.csv.gz" if table in GZIPPED else f"{table}.csv"
+def csv_name(table: str, compress: bool = True) -> str:
+    return f"{table}.csv.gz" if compress and table in GZIPPED else f"{table}.csv"
 
 
 @dataclass(frozen=True)
@@ -545,11 +545,14 @@ def generate(
     *,
     scale: float = 1.0,
     seed: int = SampleSpec.seed,
+    compress: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
     """Write the sample shop's CSV files, ``user_traits.csv`` and ``ground_truth.json``.
 
     Returns the row count of each table. Same seed and scale, same bytes.
+    ``compress=False`` writes events and exposures as plain CSV, which DuckDB
+    reads in parallel (for large benchmark sets; the committed sample is gzipped).
     """
     if scale <= 0:
         raise ValidationError(f"scale must be positive, got {scale}")
@@ -575,8 +578,8 @@ def generate(
     _write_small(out / "variants.csv", _variants_out(variants, seed), "variants")
     counts.update(users=len(users), products=len(products), campaigns=len(campaigns), variants=len(variants))
 
-    ev_writer = _CsvWriter(out / csv_name("events"), list(CSV_COLUMNS["events"]))
-    ex_writer = _CsvWriter(out / csv_name("exposures"), list(CSV_COLUMNS["exposures"]))
+    ev_writer = _CsvWriter(out / csv_name("events", compress), list(CSV_COLUMNS["events"]))
+    ex_writer = _CsvWriter(out / csv_name("exposures", compress), list(CSV_COLUMNS["exposures"]))
     traits_parts, rate_sums = [], {}
     next_event, next_order = 1, 1
     ids_all = users["user_id"].to_numpy()
@@ -606,7 +609,7 @@ def generate(
     counts.update(events=ev_writer.rows, exposures=ex_writer.rows)
     traits = pd.concat(traits_parts, ignore_index=True)
     traits.to_csv(out / "user_traits.csv", index=False, lineterminator="\n", float_format="%.6f")
-    _write_truth(out, spec, model, counts, traits, variants, vcopy)
+    _write_truth(out, spec, model, counts, traits, variants, vcopy, compress)
     return counts
 
 
@@ -631,7 +634,7 @@ def _variants_out(variants: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 def _write_truth(out: Path, spec: SampleSpec, model: ResponseModel, counts: dict[str, int],
-                 traits: pd.DataFrame, variants: pd.DataFrame, vcopy: pd.DataFrame) -> None:
+                 traits: pd.DataFrame, variants: pd.DataFrame, vcopy: pd.DataFrame, compress: bool) -> None:
     # The true rate of each past variant if it had been sent to every customer:
     # the ranking a perfect predictor would reproduce.
     means = model.mean_probability(traits, vcopy)
@@ -642,7 +645,7 @@ def _write_truth(out: Path, spec: SampleSpec, model: ResponseModel, counts: dict
         "counts": counts,
         "response_model": model.to_dict(),
         "variant_true_rate_all_users": rates,
-        "files": {t: csv_name(t) for t in SAMPLE_TABLES} | {"user_traits": "user_traits.csv"},
+        "files": {t: csv_name(t, compress) for t in SAMPLE_TABLES} | {"user_traits": "user_traits.csv"},
     }
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
@@ -662,7 +665,10 @@ def _read_csv_sql(table: str) -> str:
 def sample_files(directory: str | Path = SAMPLE_DIR) -> dict[str, Path]:
     """The CSV file of each sample table in ``directory``; raises if any is missing."""
     directory = Path(directory)
-    files = {t: directory / csv_name(t) for t in SAMPLE_TABLES}
+    files = {}
+    for table in SAMPLE_TABLES:
+        packed = directory / csv_name(table)
+        files[table] = packed if packed.exists() else directory / csv_name(table, compress=False)
     missing = [str(p) for p in files.values() if not p.exists()]
     if missing:
         raise NotFoundError(
@@ -694,9 +700,9 @@ def reset_to_sample(store: Store, directory: str | Path = SAMPLE_DIR) -> dict[st
 
 def file_hashes(directory: str | Path = SAMPLE_DIR) -> dict[str, str]:
     """SHA-256 of every generated file, for reproducibility checks."""
-    directory = Path(directory)
-    names = [csv_name(t) for t in SAMPLE_TABLES] + ["user_traits.csv", "ground_truth.json"]
-    return {n: hashlib.sha256((directory / n).read_bytes()).hexdigest() for n in names}
+    files = sample_files(directory)
+    paths = [*files.values(), Path(directory) / "user_traits.csv", Path(directory) / "ground_truth.json"]
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
 def ensure_db(db_path: str | None = None, directory: str | Path = SAMPLE_DIR) -> dict[str, int] | None:
@@ -713,6 +719,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply users, events and exposures")
     parser.add_argument("--seed", type=int, default=SampleSpec.seed)
     parser.add_argument("--out", default=str(SAMPLE_DIR), help="folder for the CSV files")
+    parser.add_argument("--no-gzip", action="store_true",
+                        help="write events and exposures as plain CSV (faster to load at large scale)")
     parser.add_argument("--ensure-db", action="store_true",
                         help="load the sample into the database if it is missing or empty (no generation)")
     parser.add_argument("--db", default=None, help="database path for --ensure-db (default: app config)")
@@ -722,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         print("database already has data" if counts is None else f"loaded sample data: {counts}")
         return 0
     started = time.perf_counter()
-    counts = generate(args.out, scale=args.scale, seed=args.seed, progress=lambda m: print(m, file=sys.stderr))
+    counts = generate(args.out, scale=args.scale, seed=args.seed, compress=not args.no_gzip,
+                      progress=lambda m: print(m, file=sys.stderr))
     print(json.dumps({"out": args.out, "seconds": round(time.perf_counter() - started, 1), **counts}))
     return 0
 

@@ -77,3 +77,15 @@ def test_discount_offers_match_the_copy():
     pct = variants[variants["offer_type"] == "percent"]
     found = [extract_copy_features(t, ch)["discount_pct"] for t, ch in zip(pct["copy_text"], pct["channel"])]
     assert found == pct["offer_value"].tolist()
+
+
+def test_plain_csv_option_loads_the_same_rows(tmp_path):
+    from core.sample import load_sample
+    from core.store import Store
+
+    packed = generate(tmp_path / "gz", scale=SMALL, seed=3)
+    plain = generate(tmp_path / "plain", scale=SMALL, seed=3, compress=False)
+    assert packed == plain
+    assert (tmp_path / "plain" / "events.csv").exists()
+    with Store(":memory:") as s:
+        assert load_sample(s, tmp_path / "plain") == plain

@@ -178,3 +178,15 @@ def test_rfm_quartile_scores_match_an_independent_computation(store):
     assert (feats["f_score"].to_numpy() == quartile_score(feats["orders_total"].to_numpy())).all()
     assert (feats["m_score"].to_numpy() == quartile_score(feats["monetary_total"].to_numpy())).all()
     assert set(feats["r_score"]) == {1, 2, 3, 4}
+
+
+def test_only_the_most_recent_runs_are_kept(store, monkeypatch):
+    from core.segments import features
+
+    build_small(store)
+    monkeypatch.setattr(features, "MAX_STORED_RUNS", 2)
+    for day in (10, 20, 30):
+        compute_user_features(store, datetime(2026, 6, day))
+    kept = [r[0].day for r in store.rows("SELECT as_of FROM user_feature_runs ORDER BY as_of")]
+    assert kept == [20, 30]
+    assert store.scalar("SELECT count(DISTINCT as_of) FROM user_features") == 2

@@ -1,0 +1,80 @@
+"""The Data page's upload -> preview -> import -> undo flow, driven with AppTest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from core.ingest import run_import
+from core.store import Store
+
+FIX = Path(__file__).parent / "fixtures" / "import"
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _open_data_page(app_env) -> AppTest:
+    # A non-empty database, so the app does not load the sample shop on first start.
+    with Store(app_env / "data" / "copylift.duckdb") as store:
+        run_import(store, [FIX / "retail_cp1252.csv"])
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    return at
+
+
+def test_upload_preview_import_and_undo(app_env, realdata):
+    at = _open_data_page(app_env)
+    data = (realdata / "shopify/shopify_orders_export_devstore_redacted.csv").read_bytes()
+    at.file_uploader(key="data.upload").upload("orders.csv", data, "text/csv").run()
+    assert not at.exception
+    summary = " ".join(m.value for m in at.markdown)
+    assert "Shopify orders export" in summary and "121 rows read" in summary and "1 rejected" in summary
+    assert at.button(key="data.import").disabled  # rejected rows: the analyst must agree first
+    at.checkbox(key="data.accept_rejects").check().run()
+    at.button(key="data.import").click().run()
+    assert not at.exception
+    assert any("Imported 120 of 121 rows" in s.value for s in at.success)
+    at.run()  # the file is still in the uploader: the preview now says it was imported
+    assert "already imported" in " ".join(m.value for m in at.markdown)
+    assert at.selectbox(key="data.undo_pick").value.startswith("#2 orders.csv")  # newest first
+    at.button(key="data.undo").click().run()
+    assert not at.exception
+    assert any("Import 2 undone: removed 2 users, 5 products, 120 events." == s.value for s in at.success)
+
+
+def test_ambiguous_dates_ask_and_remember_the_order(app_env):
+    at = _open_data_page(app_env)
+    at.file_uploader(key="data.upload").upload("dates.csv", (FIX / "ambiguous_dates.csv").read_bytes(),
+                                                "text/csv").run()
+    assert not at.exception
+    assert any("fits both day-first and month-first" in w.value for w in at.warning)
+    at.radio(key="data.date_order").set_value("day first (D/M/Y)").run()
+    at.button(key="data.import").click().run()
+    assert not at.exception, at.exception
+    assert any("Imported 3 of 3 rows" in s.value for s in at.success)
+    from pages.common import get_store  # the app's own cached store
+
+    store = get_store()
+    assert store.scalar("SELECT ts FROM events WHERE user_id = 'U2'") == datetime(2024, 4, 3, 10, 0)
+    assert store.get_setting("import.day_first") is True  # the next ambiguous file defaults to day-first
+
+
+def test_unrecognised_file_offers_the_mapping(app_env):
+    at = _open_data_page(app_env)
+    at.file_uploader(key="data.upload").upload("kasse.csv", (FIX / "generic_sales.csv").read_bytes(),
+                                                "text/csv").run()
+    assert any("generic mapping" in e.value for e in at.error)
+    at.selectbox(key="data.format").set_value("generic").run()
+    assert at.selectbox(key="data.map.events.ts").value == "Wann"  # suggested from the values
+    for fld, col in {"user_id": "Kunde", "product_id": "Artikel", "quantity": "Menge", "price": "Betrag"}.items():
+        at.selectbox(key=f"data.map.events.{fld}").set_value(col)
+    at.selectbox(key="data.map_event_type").set_value("purchase").run()
+    at.text_input(key="data.map_name").input("Kasse").run()
+    at.button(key="data.map_save").click().run()
+    assert not at.exception
+    at.button(key="data.import").click().run()
+    assert not at.exception
+    assert any("Imported 2 of 2 rows" in s.value for s in at.success)

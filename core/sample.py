@@ -10,7 +10,7 @@ replaces the data tables with the sample.
 Command line::
 
     python -m core.sample                    # regenerate sample_data/ (scale 1)
-    python -m core.sample --scale 34 --out /tmp/big   # ~10 million events
+    python -m core.sample --scale 33 --no-gzip --out /tmp/big   # ~10 million events
     python -m core.sample --ensure-db        # build the app's database if it is empty
 
 Generation runs in chunks of users, so memory stays flat as the scale grows.

@@ -269,28 +269,8 @@ def campaign_arms(store: Store, campaign_id: str, control_variant_id: str | None
 # -- trust: predicted vs observed ---------------------------------------------------------
 def trust_frame(store: Store, strategy_ids: list[str] | None = None) -> pd.DataFrame:
     """Predicted vs observed for every measured strategy x segment x arm that had a prediction."""
-    if strategy_ids is None:
-        strategy_ids = [
-            r[0]
-            for r in store.rows(
-                "SELECT DISTINCT strategy_id FROM variant_results WHERE strategy_id IS NOT NULL "
-                "UNION SELECT DISTINCT strategy_id FROM exposures WHERE strategy_id IS NOT NULL"
-            )
-        ]
-    parts = []
-    for sid in sorted(strategy_ids):
-        try:
-            plan = plan_frame(exported_record(store, sid))
-        except NotFoundError:
-            continue  # results for an unknown strategy are reported by match_upload, not plotted
-        arms, _ = strategy_results(store, sid)
-        if arms.empty:
-            continue
-        merged = plan.merge(arms.drop(columns="is_control"), on=["segment_name", "variant_id"], how="inner")
-        parts.append(merged.dropna(subset=["pred_rate", "pred_low", "pred_high"]))
-    if not parts:
-        return pd.DataFrame(columns=[*PLAN_COLUMNS, "sends", "conversions", "revenue"])
-    return add_observed(pd.concat(parts, ignore_index=True))
+    cells = measured_cells(store, strategy_ids).dropna(subset=["pred_rate", "pred_low", "pred_high"])
+    return add_observed(cells.reset_index(drop=True))
 
 
 # -- next send's allocation -------------------------------------------------------------------
@@ -382,3 +362,202 @@ class RetrainReport:
     metrics: pd.DataFrame  # metric, before, after
     movement: pd.DataFrame = field(default_factory=pd.DataFrame)  # variant_id, segment_name, before, after, change
     notes: tuple[str, ...] = ()
+
+
+def measured_cells(store: Store, strategy_ids: list[str] | None = None) -> pd.DataFrame:
+    """Plan rows of every strategy with results, joined with the observed counts (predictions optional)."""
+    if strategy_ids is None:
+        strategy_ids = [
+            r[0]
+            for r in store.rows(
+                "SELECT DISTINCT strategy_id FROM variant_results WHERE strategy_id IS NOT NULL "
+                "UNION SELECT DISTINCT strategy_id FROM exposures WHERE strategy_id IS NOT NULL"
+            )
+        ]
+    parts = []
+    for sid in sorted(strategy_ids):
+        try:
+            plan = plan_frame(exported_record(store, sid))
+        except NotFoundError:
+            continue
+        arms, _ = strategy_results(store, sid)
+        if not arms.empty:
+            parts.append(plan.merge(arms.drop(columns="is_control"), on=["segment_name", "variant_id"]))
+    if not parts:
+        return pd.DataFrame(columns=[*PLAN_COLUMNS, "sends", "conversions", "revenue"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def predict_cells(store: Store, predictor, cells: pd.DataFrame) -> pd.DataFrame:
+    """Re-predict segment x variant cells with ``predictor`` (rate and 90% interval).
+
+    Cells whose arm has no stored copy (a holdout that received nothing) are left out.
+    """
+    from core.prediction.features import load_variants
+    from core.prediction.scoring import predict_variants
+    from core.segments import get_segment
+
+    variants = load_variants(store)
+    out = []
+    keys = cells[["segment_id", "segment_name"]].drop_duplicates()
+    for seg_id, seg_name in keys.itertuples(index=False):
+        wanted = set(cells.loc[cells["segment_name"] == seg_name, "variant_id"].astype(str))
+        v = variants[variants["variant_id"].astype(str).isin(wanted)].reset_index(drop=True)
+        if v.empty:
+            continue
+        segment = None if seg_id is None or pd.isna(seg_id) else get_segment(store, seg_id)
+        # Naming a control avoids the history look-ups that lift needs; lift is not used here.
+        preds = predict_variants(store, predictor, v, segment, control_variant_id=str(v["variant_id"].iloc[0]))
+        out.extend(
+            {"segment_name": seg_name, "variant_id": p.variant_id, "rate": p.rate, "low": p.low, "high": p.high}
+            for p in preds
+        )
+    return pd.DataFrame(out, columns=["segment_name", "variant_id", "rate", "low", "high"])
+
+
+def cell_metrics(cells: pd.DataFrame) -> dict[str, float]:
+    """How well predicted rates match observed ones, over segment x variant cells.
+
+    ``cells`` has ``pred_rate, pred_low, pred_high, sends, conversions``. Log loss
+    is per send (binomial), so big cells count more; coverage uses the predictive
+    interval (model uncertainty plus sampling noise of the actual sends).
+    """
+    from scipy import stats
+
+    if cells.empty:
+        return {}
+    data = add_observed(cells)
+    p = np.clip(data["pred_rate"].to_numpy(float), 1e-6, 1 - 1e-6)
+    x, n = data["conversions"].to_numpy(float), data["sends"].to_numpy(float)
+    log_loss = float(-(x * np.log(p) + (n - x) * np.log(1 - p)).sum() / n.sum())
+    rho = stats.spearmanr(data["pred_rate"], data["obs_rate"]).statistic if len(data) > 2 else float("nan")
+    return {
+        "cells": float(len(data)),
+        "mean abs error (pts)": float(np.mean(np.abs(data["pred_rate"] - data["obs_rate"])) * 100),
+        "bias (pts, predicted - observed)": float((np.average(p, weights=n) - x.sum() / n.sum()) * 100),
+        "log loss per send": log_loss,
+        "rank correlation (Spearman)": float(rho),
+        "share inside 90% interval": float(data["inside"].mean()),
+    }
+
+
+def working_set_movement(store: Store, old, new, variants: pd.DataFrame, segment=None) -> pd.DataFrame:
+    """Predicted rate of each working-set variant under the old and the new model."""
+    from core.prediction.scoring import predict_variants
+
+    if variants.empty:
+        return pd.DataFrame(columns=["variant_id", "segment_name", "before", "after", "change"])
+    ctrl = str(variants["variant_id"].iloc[0])
+    after = {p.variant_id: p for p in predict_variants(store, new, variants, segment, control_variant_id=ctrl)}
+    before = (
+        {p.variant_id: p.rate for p in predict_variants(store, old, variants, segment, control_variant_id=ctrl)}
+        if old is not None
+        else {}
+    )
+    rows = [
+        {
+            "variant_id": vid, "segment_name": p.segment_name, "before": before.get(vid, np.nan),
+            "after": p.rate, "change": p.rate - before.get(vid, np.nan),
+        }
+        for vid, p in after.items()
+    ]
+    return pd.DataFrame(rows).sort_values("after", ascending=False).reset_index(drop=True)
+
+
+def retrain(
+    store: Store,
+    cfg,
+    *,
+    working_set: pd.DataFrame | None = None,
+    segment=None,
+    progress: Progress | None = None,
+    settings=None,
+) -> RetrainReport:
+    """Train a new model version on everything stored (the old version stays) and report what changed.
+
+    Metrics before/after are computed on the same cells: every measured
+    strategy's segment x variant results. The old model never saw the newest
+    of them, so its column is a true forecast check there; the new model was
+    trained on them, so its column shows fit. Each version's cross-validated
+    metrics (campaigns held out) are added for a like-for-like view.
+    """
+    from core.prediction.registry import get_version, load_latest, load_version
+    from core.prediction.training import train_model
+
+    say = progress or (lambda f, m: None)
+    old = load_latest(store, cfg)
+    cells = measured_cells(store)
+    cells = cells[cells["variant_id"] != "control"] if not cells.empty else cells
+    before_cells = None
+    if old is not None and not cells.empty:
+        say(0.02, "Scoring the measured results with the current model")
+        before_cells = predict_cells(store, old, cells)
+    version = train_model(
+        store, cfg, progress=lambda f, m: say(0.05 + 0.8 * f, m), settings=settings,
+        note="retrained from results",
+    )
+    new = load_version(store, cfg, version.version)
+    notes = []
+    rows: dict[str, dict[str, float]] = {}
+    if not cells.empty:
+        say(0.88, "Scoring the measured results with the new model")
+        after_cells = predict_cells(store, new, cells)
+        for label, preds in (("before", before_cells), ("after", after_cells)):
+            if preds is None or preds.empty:
+                continue
+            joined = cells.drop(columns=["pred_rate", "pred_low", "pred_high"]).merge(
+                preds.rename(columns={"rate": "pred_rate", "low": "pred_low", "high": "pred_high"}),
+                on=["segment_name", "variant_id"],
+            )
+            for metric, value in cell_metrics(joined).items():
+                rows.setdefault(metric, {})[label] = value
+        notes.append(
+            "Measured results: the old model had not seen the newest of them (a forecast check); the new "
+            "model was trained on them (a fit check). The next campaign is the new model's forecast test."
+        )
+    old_cv = get_version(store, old.version).metrics if old is not None else {}
+    new_cv = version.metrics
+    for key in ("auc", "log_loss", "brier", "ece"):
+        if key in new_cv:
+            rows.setdefault(f"cross-validated {key} (campaigns held out)", {}).update(
+                {"before": old_cv.get(key, np.nan), "after": new_cv[key]}
+            )
+    metrics = pd.DataFrame(
+        [{"metric": k, "before": v.get("before", np.nan), "after": v.get("after", np.nan)} for k, v in rows.items()]
+    )
+    movement = pd.DataFrame()
+    if working_set is not None and not working_set.empty:
+        say(0.94, "Re-scoring the working set")
+        movement = working_set_movement(store, old, new, working_set, segment)
+    say(1.0, f"Model version {version.version} is ready")
+    return RetrainReport(
+        old_version=None if old is None else old.version,
+        new_version=version.version,
+        metrics=metrics,
+        movement=movement,
+        notes=tuple(notes),
+    )
+
+
+def after_import(store: Store, cfg, import_id: int, progress: Progress | None = None) -> RetrainReport | None:
+    """Retrain automatically after a results import when the setting is on and the import added results."""
+    if not auto_retrain_enabled(store):
+        return None
+    added = store.scalar(
+        "SELECT (SELECT count(*) FROM exposures WHERE import_id = ?) + "
+        "(SELECT count(*) FROM variant_results WHERE import_id = ?)",
+        [import_id, import_id],
+    )
+    if not added:
+        return None
+    return retrain(store, cfg, progress=progress)
+
+
+def strategies_in_import(store: Store, import_id: int) -> list[str]:
+    """Strategy ids carried by the rows of one import."""
+    rows = store.rows(
+        "SELECT DISTINCT strategy_id FROM exposures WHERE import_id = ? AND strategy_id IS NOT NULL "
+        "UNION SELECT DISTINCT strategy_id FROM variant_results WHERE import_id = ? AND strategy_id IS NOT NULL",
+        [import_id, import_id],
+    )
+    return sorted(r[0] for r in rows)

@@ -1,0 +1,118 @@
+"""Plotly figures for the Results & Learning page: trust, readout, allocation, retrain movement.
+
+Each function takes a tidy frame (from ``core.learning``, ``core.trust`` or
+``core.experiments``), checks its columns and returns a figure; rates are
+shown in percent.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from core.charts import _require
+
+
+def _pct(series: pd.Series) -> pd.Series:
+    return series.astype(float) * 100
+
+
+def predicted_vs_actual_chart(trust: pd.DataFrame) -> go.Figure:
+    """Observed vs predicted conversion per variant x segment, with both intervals and the diagonal."""
+    _require(trust, ["pred_rate", "pred_low", "pred_high", "obs_rate", "obs_low", "obs_high", "inside",
+                     "segment_name", "variant_id"])
+    fig = go.Figure()
+    for inside, label, colour in ((True, "inside predicted 90% interval", "#2a9d8f"),
+                                  (False, "outside predicted 90% interval", "#e76f51")):
+        part = trust[trust["inside"] == inside]
+        if part.empty:
+            continue
+        x, y = _pct(part["pred_rate"]), _pct(part["obs_rate"])
+        fig.add_trace(go.Scatter(
+            x=x, y=y, mode="markers", name=label, marker={"color": colour, "size": 9},
+            error_x={"type": "data", "symmetric": False, "array": _pct(part["pred_high"]) - x,
+                     "arrayminus": x - _pct(part["pred_low"]), "thickness": 1},
+            error_y={"type": "data", "symmetric": False, "array": _pct(part["obs_high"]) - y,
+                     "arrayminus": y - _pct(part["obs_low"]), "thickness": 1},
+            customdata=part[["segment_name", "variant_id"]].astype(str).to_numpy(),
+            hovertemplate="%{customdata[0]} · %{customdata[1]}<br>predicted %{x:.2f}%<br>observed %{y:.2f}%<extra></extra>",
+        ))
+    top = float(max(_pct(trust["pred_high"]).max(), _pct(trust["obs_high"]).max(), 0.1)) * 1.05
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect prediction",
+                             line={"dash": "dash", "color": "grey"}))
+    fig.update_layout(title="Predicted vs observed conversion (variant x segment)",
+                      xaxis_title="Predicted conversion (%)", yaxis_title="Observed conversion (%)")
+    return fig
+
+
+def reliability_chart(curve: pd.DataFrame) -> go.Figure:
+    """Observed rate in bins of predicted rate; points on the diagonal mean calibrated predictions."""
+    _require(curve, ["predicted", "observed", "obs_low", "obs_high", "sends"])
+    x, y = _pct(curve["predicted"]), _pct(curve["observed"])
+    fig = go.Figure(go.Scatter(
+        x=x, y=y, mode="lines+markers", name="observed",
+        error_y={"type": "data", "symmetric": False, "array": _pct(curve["obs_high"]) - y,
+                 "arrayminus": y - _pct(curve["obs_low"])},
+        customdata=curve[["sends"]].to_numpy(),
+        hovertemplate="predicted %{x:.2f}%<br>observed %{y:.2f}%<br>%{customdata[0]:,} sends<extra></extra>",
+    ))
+    top = float(max(x.max(), _pct(curve["obs_high"]).max(), 0.1)) * 1.05
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect calibration",
+                             line={"dash": "dash", "color": "grey"}))
+    fig.update_layout(title="Reliability: observed vs predicted, binned", xaxis_title="Predicted conversion (%)",
+                      yaxis_title="Observed conversion (%)")
+    return fig
+
+
+def coverage_chart(cov: pd.DataFrame, by: str = "model_version") -> go.Figure:
+    """Share of observed rates inside the predicted 90% intervals, per model version, against the 90% target."""
+    _require(cov, [by, "coverage", "cells"])
+    data = cov.assign(label=cov[by].astype(str), pct=cov["coverage"] * 100)
+    fig = px.bar(data, x="label", y="pct", text="cells", title="Coverage of the predicted 90% intervals by model version",
+                 labels={"label": "Model version", "pct": "Observed inside the interval (%)", "cells": "cells"})
+    fig.update_traces(texttemplate="%{text} cells", textposition="outside")
+    fig.add_hline(y=90, line_dash="dash", annotation_text="target 90%")
+    fig.update_yaxes(range=[0, 105])
+    return fig
+
+
+def lift_chart(table: pd.DataFrame) -> go.Figure:
+    """Absolute lift over control per variant and segment, with the decision interval."""
+    _require(table, ["segment_name", "variant_id", "is_control", "lift_pts", "decision_low", "decision_high"])
+    data = table[~table["is_control"].astype(bool)].copy()
+    data["lift"] = _pct(data["lift_pts"])
+    data["plus"] = _pct(data["decision_high"]) - data["lift"]
+    data["minus"] = data["lift"] - _pct(data["decision_low"])
+    fig = px.scatter(data, x="lift", y="variant_id", color="segment_name", error_x="plus", error_x_minus="minus",
+                     title="Lift over control with 95% interval",
+                     labels={"lift": "Lift (percentage points)", "variant_id": "Variant", "segment_name": "Segment"})
+    fig.add_vline(x=0, line_dash="dash", line_color="grey")
+    return fig
+
+
+def allocation_chart(alloc: pd.DataFrame) -> go.Figure:
+    """Next-send share of the audience per variant and segment (Thompson sampling)."""
+    _require(alloc, ["segment_name", "variant_id", "share", "prob_best"])
+    data = alloc.assign(pct=alloc["share"] * 100)
+    fig = px.bar(data, x="segment_name", y="pct", color="variant_id", barmode="group",
+                 hover_data={"prob_best": ":.2f"}, title="Next send: share of the audience per variant",
+                 labels={"segment_name": "Segment", "pct": "Share of audience (%)", "variant_id": "Variant",
+                         "prob_best": "P(best)"})
+    return fig
+
+
+def movement_chart(movement: pd.DataFrame) -> go.Figure:
+    """How each working-set variant's predicted rate moved with the retrain (before -> after)."""
+    _require(movement, ["variant_id", "before", "after"])
+    fig = go.Figure()
+    for _, row in movement.iterrows():
+        fig.add_trace(go.Scatter(x=[row["before"] * 100, row["after"] * 100], y=[row["variant_id"]] * 2,
+                                 mode="lines", line={"color": "lightgrey"}, showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=_pct(movement["before"]), y=movement["variant_id"], mode="markers",
+                             name="before retrain", marker={"color": "grey", "size": 9}))
+    fig.add_trace(go.Scatter(x=_pct(movement["after"]), y=movement["variant_id"], mode="markers",
+                             name="after retrain", marker={"color": "#264653", "size": 9}))
+    fig.update_layout(title="Predicted conversion of the working set, before and after retraining",
+                      xaxis_title="Predicted conversion (%)", yaxis_title="Variant")
+    return fig

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.segments import count_segment
@@ -75,7 +74,7 @@ def test_build_save_and_pick_a_segment(sample_app_env):
         assert count_segment(store, rules) == shown
 
 
-def test_bad_value_and_profile_and_compare(sample_app_env):
+def test_profile_and_compare_render_charts(sample_app_env):
     at = _open(sample_app_env)
     at.selectbox(key="seg.pick").set_value("cart_abandoners").run()
     at.toggle(key="seg.profile").set_value(True).run()
@@ -86,10 +85,15 @@ def test_bad_value_and_profile_and_compare(sample_app_env):
     assert len(at.get("plotly_chart")) == 8
 
 
-@pytest.mark.parametrize("name", ["", "   "])
-def test_saving_without_a_name_shows_an_error(sample_app_env, name):
+def test_saving_without_a_name_shows_an_error(sample_app_env):
     at = _open(sample_app_env)
     at.selectbox(key="seg.pick").set_value("reviewers").run()
-    at.text_input(key="seg.name").input(name)
+    at.text_input(key="seg.name").input("   ")
     at.button(key="seg.save").click().run()
     assert any("needs a name" in e.value for e in at.error)
+    # "All customers" has no conditions: saving it is refused with a message
+    at.selectbox(key="seg.pick").set_value("__all__").run()
+    at.text_input(key="seg.name").input("Everyone")
+    at.button(key="seg.save").click().run()
+    assert any("no conditions" in e.value for e in at.error)
+    assert not at.exception

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    DB_NAME,
     RERUN_TIMEOUT_MS,
     AppServer,
     open_app,
+    screenshot,
     start_server,
     stop_server,
 )
@@ -60,47 +59,44 @@ def browser():
         b.close()
 
 
-# -- a sample database built once per session -------------------------------------
-@pytest.fixture(scope="session")
-def sample_db_template(tmp_path_factory) -> Path | None:
-    """A sample database file built once; copied into each server's data folder.
-
-    Returns None when the sample loader is not available, in which case the app
-    loads the sample itself on first open.
-    """
-    out = tmp_path_factory.mktemp("e2e-template") / DB_NAME
-    try:
-        from core.sample import load_sample
-    except ImportError:
-        return None
-    from core.store import Store
-
-    with Store(out) as store:
-        load_sample(store)
-        store.execute("CHECKPOINT")
-    return out
-
-
+# -- the sample database ------------------------------------------------------------
 @pytest.fixture(scope="module")
-def app_server(request, tmp_path_factory, sample_db_template) -> Iterator[AppServer]:
-    """One server per test module, on a fresh copy of the sample database."""
+def app_server(request, tmp_path_factory, sample_db_file) -> Iterator[AppServer]:
+    """One server per test module, on a fresh copy of the session's sample database."""
     seed = getattr(request.module, "SEED", None)
     extra_env = getattr(request.module, "SERVER_ENV", None)
     name = request.module.__name__.rsplit(".", 1)[-1]
     data_dir = tmp_path_factory.mktemp(f"e2e-{name}") / "data"
-    server = start_server(data_dir, template=sample_db_template, seed=seed, extra_env=extra_env, name=name)
+    server = start_server(data_dir, template=sample_db_file, seed=seed, extra_env=extra_env, name=name)
     yield server
     stop_server(server.process)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # Keep each phase's report on the test item so fixtures can see whether the test failed.
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
 @pytest.fixture
-def page(browser, app_server):
-    """A fresh browser tab (own Streamlit session) with downloads enabled, on the app's first page."""
+def page(request, browser, app_server):
+    """A fresh browser tab (own Streamlit session) with downloads enabled, on the app's first page.
+
+    When the test fails, the tab's last state is saved as ``test-artifacts/FAILED-<test>.png``.
+    """
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(RERUN_TIMEOUT_MS)
     open_app(tab, app_server.url)
     yield tab
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        try:
+            screenshot(tab, "FAILED-" + request.node.name.replace("/", "_")[:80])
+        except Exception as err:  # a failed screenshot must not hide the test's own failure
+            print(f"could not save the failure screenshot: {err}")
     context.close()
 
 

@@ -9,6 +9,7 @@ finishes faster than Playwright can poll is still seen. No fixed sleeps.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -185,13 +186,20 @@ def goto_page(page, title: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
     """Switch page through the sidebar navigation, by its visible title."""
     link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
     rerun(page, link.click, timeout_ms)
-    page.wait_for_selector(f'[data-testid="stHeading"]:has-text("{title.split(" ")[0]}")', timeout=timeout_ms)
+    # The new page's title, or an error box (which the test then reports).
+    page.wait_for_selector(
+        f'[data-testid="stMain"] h1:has-text("{title.split(" ")[0]}"), [data-testid="stException"]',
+        timeout=timeout_ms,
+    )
 
 
 def key(name: str) -> str:
-    """CSS selector of the widget created with ``key=name`` (dots and other specials escaped)."""
-    escaped = "".join(c if c.isalnum() or c in "-_" else "\\" + c for c in name)
-    return f".st-key-{escaped}"
+    """CSS selector of the widget created with ``key=name``.
+
+    Streamlit puts the class ``st-key-<key>`` on it, every character outside
+    ``[a-zA-Z0-9_-]`` replaced by ``-`` (so ``data.upload`` -> ``st-key-data-upload``).
+    """
+    return ".st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", name.strip())
 
 
 def exceptions(page) -> list[str]:
@@ -232,3 +240,49 @@ def screenshot(page, name: str, *, full: bool = True) -> Path:
     if full:
         page.set_viewport_size(original)
     return path
+
+
+# -- common widget actions -----------------------------------------------------------------
+def click(page, widget_key: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    """Click the button created with ``key=widget_key`` and wait for the rerun."""
+    rerun(page, page.locator(f"{key(widget_key)} button").first.click, timeout_ms)
+
+
+def upload(page, widget_key: str, *paths: Path, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    """Give files to the ``st.file_uploader`` with ``key=widget_key`` and wait for the rerun."""
+    field = page.locator(f'{key(widget_key)} input[type="file"]')
+    rerun(page, lambda: field.set_input_files([str(p) for p in paths]), timeout_ms)
+
+
+def download(page, widget_key: str, target_dir: Path) -> Path:
+    """Click a ``st.download_button`` and return the saved file."""
+    with page.expect_download() as info:
+        page.locator(f"{key(widget_key)} button").first.click()
+    dl = info.value
+    out = target_dir / dl.suggested_filename
+    dl.save_as(str(out))
+    wait_idle(page)
+    return out
+
+
+def metric(page, label: str) -> str:
+    """The displayed value of the ``st.metric`` whose label is ``label``."""
+    box = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
+    ).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def number(text: str) -> float:
+    """'12,345' / '3.4%' / '$1,200' -> a float (for comparing displayed figures)."""
+    cleaned = "".join(c for c in text if c.isdigit() or c in ".-")
+    return float(cleaned)
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def wait_text(page, text: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    """Wait until ``text`` is visible in the main area."""
+    page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)

@@ -1,0 +1,86 @@
+"""Sampling settings for copy generation, with per-channel defaults.
+
+``GenerationSettings`` is frozen and validated on creation; ``HELP`` holds the
+one-line explanation the Copy Lab shows next to each control.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+
+from core.channels import CHANNEL_LIMITS
+from core.errors import ValidationError
+
+MAX_VARIANTS = 20
+
+HELP = {
+    "temperature": "Higher = bolder, more varied wording (and more invented details); lower = safer, "
+    "more similar lines.",
+    "top_p": "Only words from the most likely share of choices are used; lower = more conventional copy.",
+    "top_k": "Only the k most likely next words are considered; 0 turns the limit off.",
+    "repetition_penalty": "Above 1 discourages repeating words within a line.",
+    "max_new_tokens": "Upper bound on the length the model may write (about 4 characters per token).",
+    "n_variants": "How many passing variants to return (1-20). More are generated and checked behind the scenes.",
+    "seed": "Same brief + same settings + same seed = the same variants. Change it for new ideas.",
+}
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How the model samples. See ``HELP`` for what each knob does to the copy."""
+
+    temperature: float = 0.8
+    top_p: float = 0.92
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    max_new_tokens: int = 40
+    n_variants: int = 8
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        problems = []
+        checks = [
+            ("temperature", 0.05, 2.0), ("top_p", 0.05, 1.0), ("top_k", 0, 500),
+            ("repetition_penalty", 1.0, 2.0), ("max_new_tokens", 8, 256),
+            ("n_variants", 1, MAX_VARIANTS), ("seed", 0, 2**31 - 1),
+        ]
+        for name, low, high in checks:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(f"{name}: {value!r} is not a number")
+            elif not low <= value <= high:
+                problems.append(f"{name}: {value} must be between {low} and {high}")
+            elif isinstance(low, int) and isinstance(high, int) and value != int(value):
+                problems.append(f"{name}: {value} must be a whole number")
+        if problems:
+            raise ValidationError("Invalid generation settings: " + "; ".join(problems), problems)
+        for name in ("top_k", "max_new_tokens", "n_variants", "seed"):
+            object.__setattr__(self, name, int(getattr(self, name)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def settings_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+# Short channels want short, safe lines; longer ones can afford more tokens.
+CHANNEL_DEFAULTS: dict[str, GenerationSettings] = {
+    "email_subject": GenerationSettings(temperature=0.8, max_new_tokens=28),
+    "push": GenerationSettings(temperature=0.8, max_new_tokens=48),
+    "sms": GenerationSettings(temperature=0.75, max_new_tokens=64),
+    "banner": GenerationSettings(temperature=0.8, max_new_tokens=36),
+}
+assert set(CHANNEL_DEFAULTS) == set(CHANNEL_LIMITS)
+
+
+def default_settings(channel: str, **overrides: object) -> GenerationSettings:
+    """The channel's defaults with some fields replaced (validated)."""
+    base = CHANNEL_DEFAULTS.get(channel, GenerationSettings())
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(clean) - set(GenerationSettings.__dataclass_fields__)
+    if unknown:
+        raise ValidationError(f"unknown generation settings: {', '.join(sorted(unknown))}")
+    return replace(base, **clean)

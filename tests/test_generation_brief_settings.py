@@ -1,0 +1,88 @@
+"""Brief and sampling-settings validation, and brand voice profiles in the store."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from core.brand import DEFAULT_VOICE, BrandVoice, get_brand_voice, list_brand_voices, save_brand_voice
+from core.errors import NotFoundError, ValidationError
+from core.generation.brief import Brief
+from core.generation.settings import CHANNEL_DEFAULTS, GenerationSettings, default_settings
+
+
+def test_brief_normalizes_and_round_trips():
+    b = Brief(product="  Trail   Shoes ", channel="sms", offer_type="percent", offer_value="20",
+              promo_code=" run20 ", end_date="2026-12-06")
+    assert b.product == "Trail Shoes" and b.promo_code == "RUN20" and b.end_date == date(2026, 12, 6)
+    assert b.offer_value == 20.0 and b.offer_phrase() == "20% off" and b.limit == 160
+    assert Brief.from_dict(b.to_dict()) == b
+
+
+@pytest.mark.parametrize("kw, where", [
+    (dict(product=""), "product"),
+    (dict(channel="fax"), "channel"),
+    (dict(offer_type="percent", offer_value=None), "offer value"),
+    (dict(offer_type="percent", offer_value=120), "offer value"),
+    (dict(offer_type="free_shipping", offer_value=5), "offer value"),
+    (dict(promo_code="two words"), "promo code"),
+    (dict(offer_type="none", promo_code="ABC1"), "promo code"),
+    (dict(end_date="31/02/2026"), "end date"),
+    (dict(tone="sarcastic"), "tone"),
+    (dict(language="xx"), "language"),
+])
+def test_brief_rejects_bad_fields(kw, where):
+    base = dict(product="Shoes", channel="push", offer_type="percent", offer_value=10)
+    base.update(kw)
+    with pytest.raises(ValidationError) as err:
+        Brief(**base)
+    assert any(p.startswith(where) for p in err.value.problems)
+
+
+def test_brief_from_dict_rejects_unknown_fields():
+    with pytest.raises(ValidationError, match="unknown brief fields: colour"):
+        Brief.from_dict({"product": "x", "channel": "sms", "colour": "red"})
+
+
+def test_html_in_brief_is_kept_as_plain_text():
+    b = Brief(product="<script>alert(1)</script>", channel="push")
+    assert b.product == "<script>alert(1)</script>"
+
+
+@pytest.mark.parametrize("kw", [
+    dict(temperature=0), dict(temperature=3), dict(top_p=1.5), dict(top_k=-1), dict(n_variants=0),
+    dict(n_variants=21), dict(max_new_tokens=1000), dict(repetition_penalty=0.5), dict(seed=-1),
+    dict(n_variants=2.5), dict(temperature="hot"),
+])
+def test_settings_reject_out_of_range(kw):
+    with pytest.raises(ValidationError):
+        GenerationSettings(**kw)
+
+
+def test_channel_defaults_and_overrides():
+    assert set(CHANNEL_DEFAULTS) == {"email_subject", "push", "sms", "banner"}
+    s = default_settings("email_subject", n_variants=3, seed=None)
+    assert s.n_variants == 3 and s.seed == CHANNEL_DEFAULTS["email_subject"].seed
+    assert s.max_new_tokens < default_settings("sms").max_new_tokens
+    with pytest.raises(ValidationError):
+        default_settings("sms", warmth=3)
+
+
+def test_channel_limits_agree_with_copy_features():
+    from core.channels import CHANNEL_LIMITS
+    from core.copy_features import CHANNEL_LIMITS as FEATURE_LIMITS
+
+    assert CHANNEL_LIMITS == FEATURE_LIMITS == {"email_subject": 60, "push": 120, "sms": 160, "banner": 90}
+
+
+def test_brand_voices_round_trip(store):
+    assert list_brand_voices(store)[0] == DEFAULT_VOICE
+    voice = BrandVoice(name="Calm", dont_say="act now, hurry", banned_words=["cheap"], emoji_allowed=False)
+    assert voice.dont_say == ("act now", "hurry")
+    save_brand_voice(store, voice)
+    assert get_brand_voice(store, "Calm") == voice
+    with pytest.raises(NotFoundError):
+        get_brand_voice(store, "Nope")
+    with pytest.raises(ValidationError):
+        BrandVoice(name="  ")

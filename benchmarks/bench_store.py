@@ -99,14 +99,21 @@ def big_dataset(scale: float) -> Path:
     target = OUT / f"sample_scale_{scale:g}"
     if (target / "ground_truth.json").exists():
         return target
-    partial = OUT / f".partial_scale_{scale:g}"
-    shutil.rmtree(partial, ignore_errors=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    # A private folder per run, renamed into place at the end, so that two
+    # benchmarks generating at once never write into the same files.
+    partial = Path(tempfile.mkdtemp(prefix=f".partial_scale_{scale:g}_", dir=OUT))
     started = time.perf_counter()
     print(f"generating scale {scale:g} into {target} (once) ...", file=sys.stderr)
-    # Plain CSV: DuckDB parses it in parallel; gzip would be decompressed on one thread.
-    generate(partial, scale=scale, compress=False, progress=lambda m: print("  " + m, file=sys.stderr))
-    print(f"generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    partial.rename(target)
+    try:
+        # Plain CSV: DuckDB parses it in parallel; gzip would be decompressed on one thread.
+        generate(partial, scale=scale, compress=False, progress=lambda m: print("  " + m, file=sys.stderr))
+        print(f"generated in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        if not (target / "ground_truth.json").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            partial.rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 

@@ -29,13 +29,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from core import sample_text as words
 from core.config import SAMPLE_DIR, load_config
 from core.copy_features import CATEGORIES, CHANNEL_LIMITS, extract_copy_features
-from core.errors import NotFoundError, ValidationError
+from core.errors import NotFoundError, StoreError, ValidationError
 from core.migrations import CHANNELS, DATA_TABLES
 from core.response_model import (
     AFFINITY_COLUMNS,
@@ -684,7 +685,15 @@ def load_sample(store: Store, directory: str | Path = SAMPLE_DIR) -> dict[str, i
     with store.transaction() as cur:
         for table in SAMPLE_TABLES:
             before = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
-            cur.execute(_read_csv_sql(table), [str(files[table])])
+            try:
+                cur.execute(_read_csv_sql(table), [str(files[table])])
+            except duckdb.Error as err:
+                # The transaction rolls back: nothing of the sample stays half-loaded.
+                raise StoreError(
+                    f"loading {files[table].name} into {table} failed: {err}. If the database already holds "
+                    "data, use reset_to_sample (Data page: Reset to sample data); if the file is damaged, "
+                    "regenerate it with `python -m core.sample`."
+                ) from err
             counts[table] = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0] - before
     return counts
 

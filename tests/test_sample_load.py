@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.config import SAMPLE_DIR
-from core.errors import NotFoundError
+from core.errors import NotFoundError, StoreError
 from core.sample import ensure_db, load_sample, reset_to_sample
 from core.store import Store
 
@@ -103,9 +103,15 @@ def test_failed_load_rolls_back(store, tmp_path):
     for name in ("users.csv", "products.csv", "campaigns.csv", "variants.csv", "exposures.csv.gz"):
         shutil.copyfile(SAMPLE_DIR / name, tmp_path / name)
     (tmp_path / "events.csv.gz").write_bytes(b"not gzip")
-    with pytest.raises(Exception):
+    with pytest.raises(StoreError, match="events.csv.gz"):
         load_sample(store, tmp_path)
     assert store.count("users") == 0
+
+
+def test_loading_twice_is_refused_cleanly(sample_store):
+    with pytest.raises(StoreError, match="reset_to_sample"):
+        load_sample(sample_store)
+    assert sample_store.count("users") == 5000
 
 
 def test_ensure_db_loads_once(tmp_path):

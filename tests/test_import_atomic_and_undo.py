@@ -37,8 +37,8 @@ def test_crash_mid_import_leaves_every_table_unchanged(store, realdata, monkeypa
     real_write = importer._write
     calls = []
 
-    def crash_after_first_table(cur, table, fmt, import_id):
-        real_write(cur, table, fmt, import_id)  # products are written...
+    def crash_after_first_table(cur, table, fmt, import_id, unique):
+        real_write(cur, table, fmt, import_id, unique)  # products are written...
         calls.append(table)
         raise error  # ...then the process fails before events are
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from core.ingest import ImportOptions, run_import
+from core.errors import ValidationError
+from core.ingest import ImportOptions, preview, run_import
 
 UCI = "online_retail/uci_online_retail_random_sample_jerryaoverton.csv"
 UCI2 = "online_retail/online_retail_II_header_head98_xq2005.csv"
@@ -29,10 +30,10 @@ def test_uci_online_retail_sample(store, realdata):
     assert report.rejected.iloc[0]["line"] == 5  # "107865","545464",...,NA: 4th data row, line 5
     assert report.tables == {"events": 2041, "products": 1395, "users": 1171}
     # "428465","573442","21479","WHITE SKULL HOT WATER BOTTLE ",4,"10/31/2011 10:42",4.25,12488,"France"
-    row = _event(store, "or:573442:21479:%")
+    row = _event(store, "or:573442:21479#%")
     assert row[:7] == ("12488", "21479", "purchase", datetime(2011, 10, 31, 10, 42), 4, 4.25, "573442")
     # "228909","C556966","22827","RUSTIC  SEVENTEEN DRAWER SIDEBOARD",-1,"6/16/2011 9:55",165,13523: a return.
-    ret = _event(store, "or:C556966:22827:%")
+    ret = _event(store, "or:C556966:22827#%")
     assert ret[:6] == ("13523", "22827", "return", datetime(2011, 6, 16, 9, 55), 1, 165.0)
     n_returns = store.scalar("SELECT count(*) FROM events WHERE event_type = 'return'")
     # 57 lines are C invoices or negative quantities (checked with the csv module); 11 lack a customer id.
@@ -45,15 +46,16 @@ def test_uci_online_retail_sample(store, realdata):
 
 def test_online_retail_ii_header_bom_no_final_newline(store, realdata):
     # Every date is 12/1/2010: day-first and month-first both fit, so the order must be chosen.
-    preview_report = run_import(store, [realdata / UCI2], dry_run=True)
-    assert preview_report.needs_day_first
+    assert preview(store, [realdata / UCI2]).needs_day_first
+    with pytest.raises(ValidationError, match="fit both day-first and month-first"):
+        run_import(store, [realdata / UCI2], dry_run=True)
     report = run_import(store, [realdata / UCI2], ImportOptions(day_first=False))
     assert report.files[0]["encoding"] == "utf-8-sig"
     assert (report.rows_read, report.rows_rejected) == (99, 0)  # 100 lines, the last without newline
     assert report.tables == {"events": 99, "products": 72, "users": 7}  # 72 stock codes, 7 customers
-    first = _event(store, "or:536365:85123A:%")
+    first = _event(store, "or:536365:85123A#%")
     assert first[:6] == ("17850", "85123A", "purchase", datetime(2010, 12, 1, 8, 26), 6, 2.55)
-    last = _event(store, "or:536378:21977:%")  # the line without a final newline
+    last = _event(store, "or:536378:21977#%")  # the line without a final newline
     assert last[0] == "14688" and last[4] == 24
 
 

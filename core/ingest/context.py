@@ -56,9 +56,12 @@ def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int) ->
     table = f"src_{index}"
     columns = {f"c{i}": "VARCHAR" for i in range(len(sniffed.columns))}
     rejects, scan = f"rj_{index}", f"rs_{index}"
-    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(f"DROP VIEW IF EXISTS {table}")
+    cur.execute(f"DROP TABLE IF EXISTS {table}_data")
+    # One reader thread keeps the file's order, so row_number() numbers the records.
+    # (rowid does not: inside a transaction it starts at a large internal offset.)
     cur.execute(
-        f"""CREATE TEMP TABLE {table} AS
+        f"""CREATE TEMP TABLE {table}_data AS
         SELECT row_number() OVER () AS _row, *
         FROM read_csv(?, header = true, delim = ?, quote = '"', escape = '"', columns = ?,
                       auto_detect = false, ignore_errors = true, store_rejects = true,
@@ -66,7 +69,8 @@ def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int) ->
                       strict_mode = false, new_line = ?)""",
         [str(sniffed.path), sniffed.delimiter, columns, _newline(sniffed)],
     )
-    rows = int(cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    cur.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {table}_data")
+    rows = int(cur.execute(f"SELECT count(*) FROM {table}_data").fetchone()[0])
     structural = [
         (int(line), f"{etype.lower()}: {msg}")
         for line, etype, msg in cur.execute(
@@ -99,6 +103,8 @@ class StageContext:
         self.ambiguous: list[dict[str, Any]] = []
         self.mapping: dict[str, dict[str, str]] = {s.name: {} for s in sources}
         self.staged: list[str] = []
+        self.unique_keys: set[str] = set()  # staged tables whose keys are unique by construction
+        self._lookups = 0
         dates.install_macros(cur)
         numbers.install_macros(cur)
 
@@ -145,7 +151,16 @@ class StageContext:
     def ts(self, src: Source, quoted: str) -> str:
         """SQL for a timestamp column, after checking its date order."""
         label = self.label(src, quoted)
-        profile = dates.profile_dates(self.cur, src.table, quoted, label)
+        # Exports repeat timestamps (one per order, not per line): profile and parse each
+        # distinct value once, then look rows up by value (DuckDB makes the correlated
+        # subquery below a hash join).
+        self._lookups += 1
+        lookup = f"ts_lookup_{self._lookups}"
+        self.cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE {lookup} AS SELECT DISTINCT {quoted} AS _ts_raw, "
+            f"NULL::TIMESTAMP AS _ts_val FROM {src.table} WHERE {quoted} IS NOT NULL"
+        )
+        profile = dates.profile_dates(self.cur, lookup, "_ts_raw", label)
         day_first = self.options.day_first
         if profile.ambiguous:
             chosen = self.default_day_first if day_first is None else day_first
@@ -156,10 +171,13 @@ class StageContext:
             day_first = chosen
         if profile.two_digit_years:
             self.notes.append(
-                f"{label}: {profile.two_digit_years} two-digit years read as 19xx/20xx (e.g. {profile.example!r})."
+                f"{label}: {profile.two_digit_years} distinct dates with two-digit years, read as 19xx/20xx "
+                f"(e.g. {profile.example!r})."
             )
         df = profile.order(day_first)
-        return f"cl_ts({quoted}, {'TRUE' if df else 'FALSE'})"
+        self.cur.execute(f"UPDATE {lookup} SET _ts_val = cl_ts(_ts_raw, {'TRUE' if df else 'FALSE'})")
+        # A plain column equality, so that DuckDB can turn this into a hash join.
+        return f"(SELECT _ts_val FROM {lookup} WHERE _ts_raw = {quoted})"
 
     def num(self, src: Source, quoted: str) -> str:
         """SQL for a numeric column, with the column's decimal mark."""

@@ -27,9 +27,15 @@ MIN_YEAR = 1970
 def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
     """Create the temporary SQL macros ``cl_null``, ``cl_ts`` on this cursor."""
     pivot = date.today().year % 100
+    # NULL for missing-value spellings, else the value trimmed. Exact spellings are checked
+    # first and only values with outer spaces are trimmed: trimming every value of every
+    # column is the costliest step of a large import.
     cur.execute(
-        "CREATE OR REPLACE TEMP MACRO cl_null(v) AS CASE WHEN v IS NULL OR upper(trim(v)) IN "
-        "('', 'NA', 'N/A', 'NULL', 'NAN', '#N/A') THEN NULL ELSE trim(v) END"
+        "CREATE OR REPLACE TEMP MACRO cl_null(v) AS CASE "
+        "WHEN v IN ('', 'NA', 'N/A', 'NULL', 'NaN', 'na', 'n/a', 'Na', 'N/a', '#N/A', 'null', 'Null', 'nan', 'NAN') "
+        "THEN NULL WHEN starts_with(v, ' ') OR ends_with(v, ' ') OR starts_with(v, chr(9)) OR ends_with(v, chr(9)) "
+        "THEN CASE WHEN upper(trim(v)) IN ('', 'NA', 'N/A', 'NULL', 'NAN', '#N/A') THEN NULL ELSE trim(v) END "
+        "ELSE v END"
     )
     cur.execute(
         "CREATE OR REPLACE TEMP MACRO cl_dparts(v) AS "
@@ -85,7 +91,7 @@ class DateProfile:
     day_first_fits: bool
     month_first_fits: bool
     needs_order: bool  # some values are D/M/Y or M/D/Y (not ISO, not 31-Jul-18)
-    two_digit_years: int
+    two_digit_years: int  # distinct values with a two-digit year
     example: str | None
 
     @property
@@ -105,7 +111,7 @@ def profile_dates(cur: duckdb.DuckDBPyConnection, table: str, expr: str, label: 
     """Profile the date column ``expr`` (a SQL expression over ``table``)."""
     row = cur.execute(
         f"""
-        WITH v AS (SELECT cl_null({expr}) AS v FROM {table}),
+        WITH v AS (SELECT DISTINCT cl_null({expr}) AS v FROM {table}),
         p AS (SELECT v, cl_dparts(v) AS p FROM v WHERE v IS NOT NULL),
         o AS (SELECT *, length(p.a) < 4 AND NOT regexp_full_match(p.b, '[A-Za-z]+') AND p.a <> '' AS ord
               FROM p)

@@ -169,7 +169,8 @@ def _stage(cur: duckdb.DuckDBPyConnection, files: list[SourceFile], options: Imp
     return ctx, fmt
 
 
-def _insert_select(cur: duckdb.DuckDBPyConnection, table: str) -> tuple[str, list[str]]:
+def _insert_select(cur: duckdb.DuckDBPyConnection, table: str, unique: bool = False) -> tuple[str, list[str]]:
+    """SELECT of the staged rows to insert: accepted, not in the table yet, first of their key."""
     stg = f"stg_{table}"
     staged_cols = [r[0] for r in cur.execute(f"DESCRIBE {stg}").fetchall() if not r[0].startswith("_")]
     keys = KEYS[table]
@@ -178,23 +179,33 @@ def _insert_select(cur: duckdb.DuckDBPyConnection, table: str) -> tuple[str, lis
     cols = ", ".join(f"s.{quote_ident(c)}" for c in staged_cols)
     sql = (
         f"SELECT {cols} FROM {stg} s WHERE s._reject IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {quote_ident(table)} t WHERE {match}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY s._file, s._row) = 1"
+        f"AND NOT EXISTS (SELECT 1 FROM {quote_ident(table)} t WHERE {match})"
     )
+    if not unique:
+        sql += f" QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY s._file, s._row) = 1"
     return sql, staged_cols
 
 
 def _rejects(ctx: StageContext) -> pd.DataFrame:
     cur = ctx.cur
     parts = [f"SELECT _file, _row, _reject FROM {name} WHERE _reject IS NOT NULL" for name in ctx.staged]
-    frame = cur.execute(
-        f"SELECT _file AS file, _row, arg_min(_reject, _reject) AS reason FROM ({' UNION ALL '.join(parts)}) "
-        "GROUP BY ALL ORDER BY file, _row"
-    ).df()
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE _rejects AS SELECT _file, _row, min(_reject) AS reason "
+        f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
+    )
+    frame = cur.execute("SELECT _file AS file, _row, reason FROM _rejects ORDER BY file, _row").df()
     out = []
     for src in ctx.sources:
         mine = frame[frame["file"] == src.name]
         if mine.empty and not src.structural:
+            continue
+        if not src.structural and _one_record_per_line(src):
+            # Fast path: line = record + 1 (the header is line 1); the record text comes from SQL.
+            cols = ", ".join(f'coalesce(s."c{i}", \'\')' for i in range(len(src.sniffed.columns)))
+            out.append(cur.execute(
+                f"SELECT r._file AS file, r._row + 1 AS line, r.reason, concat_ws(?, {cols}) AS record "
+                f"FROM _rejects r JOIN {src.table} s USING (_row) WHERE r._file = ? ORDER BY r._row",
+                [src.sniffed.delimiter, src.name]).df())
             continue
         starts = _line_starts(src)
         bad_records = sorted(rec - 1 for rec, _ in src.structural)  # data-record index, 1-based
@@ -211,18 +222,20 @@ def _rejects(ctx: StageContext) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True).sort_values(["file", "line"], kind="stable").reset_index(drop=True)
 
 
-def _line_starts(src: Source):
-    """Map a data-record index (1-based) to its physical line in the original file."""
-    path = src.sniffed.path
+def _one_record_per_line(src: Source) -> bool:
     newlines, last = 0, b"\n"
-    with open(path, "rb") as fh:
+    with open(src.sniffed.path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             newlines += chunk.count(b"\n")
             last = chunk[-1:]
-    lines = newlines + (0 if last == b"\n" else 1)
-    if lines == src.rows + len(src.structural) + 1:  # one record per line
+    return newlines + (0 if last == b"\n" else 1) == src.rows + len(src.structural) + 1
+
+
+def _line_starts(src: Source):
+    """Map a data-record index (1-based) to its physical line in the original file."""
+    if _one_record_per_line(src):
         return lambda k: k + 1
-    starts = record_start_lines(path, src.sniffed.delimiter)
+    starts = record_start_lines(src.sniffed.path, src.sniffed.delimiter)
     return lambda k: starts[k] if k < len(starts) else k + 1
 
 
@@ -253,15 +266,21 @@ def _record_texts(cur: duckdb.DuckDBPyConnection, src: Source, rows: list[int]) 
     return [got.get(r, "") for r in rows]
 
 
-def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash: str) -> ImportReport:
+def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash: str,
+                  count_new: bool = True) -> ImportReport:
+    """Report on the staged rows; ``count_new`` counts what an import would insert (run_import
+    counts while inserting instead, so the work is done once)."""
     cur = ctx.cur
     rejected = _rejects(ctx)
     tables, dupes = {}, {}
     for name in ctx.staged:
         table = name.removeprefix("stg_")
-        sql, _ = _insert_select(cur, table)
-        new = int(cur.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])
         valid = int(cur.execute(f"SELECT count(*) FROM {name} WHERE _reject IS NULL").fetchone()[0])
+        if count_new:
+            sql, _ = _insert_select(cur, table, table in ctx.unique_keys)
+            new = int(cur.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])
+        else:
+            new = valid
         tables[table] = new
         dupes[table] = valid - new
     files = []
@@ -378,12 +397,14 @@ def run_import(store: Store, files: list[Any], options: ImportOptions | None = N
     try:
         with store.transaction() as cur:
             ctx, fmt = _stage(cur, sources, options, work, day_first, limit)
-            report = _build_report(ctx, fmt, "imported", file_hash)
+            report = _build_report(ctx, fmt, "imported", file_hash, count_new=False)
             _check_choices(report, options)
             import_id = int(cur.execute("SELECT nextval('import_id_seq')").fetchone()[0])
             for table in WRITE_ORDER:
                 if f"stg_{table}" in ctx.staged:
-                    _write(cur, table, fmt.name, import_id)
+                    valid = report.tables[table]
+                    report.tables[table] = _write(cur, table, fmt.name, import_id, table in ctx.unique_keys)
+                    report.duplicates[table] = valid - report.tables[table]
             report.import_id = import_id
             report.message = (
                 f"Imported {report.rows_accepted:,} of {report.rows_read:,} rows as import {import_id}"
@@ -418,15 +439,17 @@ def _check_choices(report: ImportReport, options: ImportOptions) -> None:
         raise ValidationError(f"{unsure[0]['name']}: {unsure[0]['encoding_note']} Choose the encoding and import again.")
 
 
-def _write(cur: duckdb.DuckDBPyConnection, table: str, fmt_name: str, import_id: int) -> None:
-    sql, cols = _insert_select(cur, table)
+def _write(cur: duckdb.DuckDBPyConnection, table: str, fmt_name: str, import_id: int, unique: bool) -> int:
+    """Insert the new rows of one staged table; return how many."""
+    sql, cols = _insert_select(cur, table, unique)
     quoted = ", ".join(quote_ident(c) for c in cols)
     origin = "origin" if table == "variants" else "source"
     source = "imported" if table == "variants" else fmt_name
-    cur.execute(
+    row = cur.execute(
         f"INSERT INTO {quote_ident(table)} ({quoted}, {origin}, import_id) SELECT *, ?, ? FROM ({sql})",
         [source, import_id],
-    )
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def undo_import(store: Store, import_id: int) -> dict[str, int]:

@@ -25,13 +25,18 @@ def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
         "CREATE OR REPLACE TEMP MACRO cl_numclean(v) AS "
         "regexp_replace(cl_null(v), '[\\s\u00a0$€£¥₹'']|^[A-Z]{3}\\s*|\\s*[A-Z]{3}$', '', 'g')"
     )
+    cur.execute("CREATE OR REPLACE TEMP MACRO cl_finite(x) AS CASE WHEN isfinite(x) THEN x END")
     cur.execute(
-        "CREATE OR REPLACE TEMP MACRO cl_num_s(s, dc) AS "
+        "CREATE OR REPLACE TEMP MACRO cl_num_s(s, dc) AS cl_finite("
         "TRY_CAST(CASE WHEN dc THEN replace(replace(rtrim(s, '%'), '.', ''), ',', '.') "
         "ELSE replace(rtrim(s, '%'), ',', '') END AS DOUBLE) "
-        "/ CASE WHEN s LIKE '%\\%' ESCAPE '\\' THEN 100 ELSE 1 END"
+        "/ CASE WHEN s LIKE '%\\%' ESCAPE '\\' THEN 100 ELSE 1 END)"
     )
-    cur.execute("CREATE OR REPLACE TEMP MACRO cl_num(v, dc) AS cl_num_s(cl_numclean(v), dc)")
+    # Fast path: most values are plain numbers already; only the rest go through the cleaning.
+    cur.execute(
+        "CREATE OR REPLACE TEMP MACRO cl_num(v, dc) AS CASE WHEN NOT dc AND isfinite(TRY_CAST(v AS DOUBLE)) "
+        "THEN TRY_CAST(v AS DOUBLE) ELSE cl_num_s(cl_numclean(v), dc) END"
+    )
     cur.execute(
         "CREATE OR REPLACE TEMP MACRO cl_bool(v) AS CASE "
         "WHEN lower(cl_null(v)) IN ('1', 'true', 't', 'yes', 'y', 'x', '1.0') THEN TRUE "
@@ -46,7 +51,7 @@ def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimit
         f"count(*) FILTER (WHERE regexp_matches(s, '{_DOT_DECIMAL}')), "
         f"count(*) FILTER (WHERE s LIKE '%,%'), "
         f"count(*) FILTER (WHERE regexp_matches(s, '^[-+]?\\d{{1,3}}(\\.\\d{{3}})+%?$')) "
-        f"FROM (SELECT cl_numclean({expr}) AS s FROM {table}) WHERE s IS NOT NULL"
+        f"FROM (SELECT cl_numclean(v) AS s FROM (SELECT DISTINCT {expr} AS v FROM {table})) WHERE s IS NOT NULL"
     ).fetchone()
     if comma != dot:
         return comma > dot
@@ -56,4 +61,4 @@ def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimit
 
 
 def percent_count(cur: duckdb.DuckDBPyConnection, table: str, expr: str) -> int:
-    return int(cur.execute(f"SELECT count(*) FROM {table} WHERE cl_null({expr}) LIKE '%\\%' ESCAPE '\\'").fetchone()[0])
+    return int(cur.execute(f"SELECT count(*) FROM {table} WHERE contains({expr}, '%')").fetchone()[0])

@@ -34,25 +34,25 @@ def stage(ctx: StageContext) -> None:
         price = ctx.num(src, ctx.col(src, *PRICE, field="price", required=True))
         cust = ctx.col(src, *CUSTOMER, field="user_id", required=True)
         country = ctx.col(src, "country", field="users.region")
-        t = f"lines_{src.table}"
-        ctx.temp(
-            t,
-            f"""SELECT _row, cl_null({inv}) AS inv, cl_null({code}) AS code,
-                   {f'cl_null({desc})' if desc else 'NULL'} AS descr, {qty} AS qty, {ts} AS ts,
-                   cl_null({raw_ts}) AS raw_ts, {price} AS price,
-                   regexp_replace(cl_null({cust}), '\\.0+$', '') AS cust,
-                   {f'cl_null({country})' if country else 'NULL'} AS country
-            FROM {src.table}""",
-        )
+        # One pass over the rows: events carry the description and country (as _columns,
+        # which are not inserted) so products and users come from the staged events.
         ctx.stage(
             "events",
-            f"""SELECT 'or:' || inv || ':' || code || ':' || qty || '@' || price || '#'
-                       || row_number() OVER (PARTITION BY inv, code, qty, price, ts ORDER BY _row) AS event_id,
+            f"""WITH l AS (
+                SELECT _row, cl_null({inv}) AS inv, cl_null({code}) AS code, {qty} AS qty, {ts} AS ts,
+                       cl_null({raw_ts}) AS raw_ts, {price} AS price,
+                       CASE WHEN suffix(cl_null({cust}), '.0') THEN cl_null({cust})[:-3] ELSE cl_null({cust}) END
+                           AS cust,
+                       {f'cl_null({desc})' if desc else 'NULL'} AS _descr,
+                       {f'cl_null({country})' if country else 'NULL'} AS _country
+                FROM {src.table})
+            SELECT 'or:' || inv || ':' || code || '#'
+                       || row_number() OVER (PARTITION BY inv, code ORDER BY _row) AS event_id,
                    cust AS user_id, code AS product_id,
                    CASE WHEN inv ILIKE 'C%' OR qty < 0 THEN 'return' ELSE 'purchase' END AS event_type,
                    ts, CAST(abs(qty) AS INTEGER) AS quantity, price, NULL::DOUBLE AS rating,
                    NULL::VARCHAR AS review_text, inv AS order_id, NULL::VARCHAR AS campaign_id,
-                   ? AS _file, _row,
+                   _descr, _country, ? AS _file, _row,
                    CASE WHEN inv IS NULL THEN 'invoice number is missing'
                         WHEN code IS NULL THEN 'StockCode is missing'
                         WHEN raw_ts IS NULL THEN 'InvoiceDate is missing'
@@ -64,25 +64,24 @@ def stage(ctx: StageContext) -> None:
                         WHEN price < 0 THEN 'negative price (an accounting adjustment, not a sale)'
                         WHEN cust IS NULL THEN 'customer id is missing (guest purchase): cannot attribute it to a person'
                    END AS _reject
-            FROM {t}""",
+            FROM l""",
             [src.name],
         )
-        ctx.stage(
-            "products",
-            f"""SELECT code AS product_id, coalesce(arg_min(descr, _row) FILTER (WHERE descr IS NOT NULL), code) AS title,
-                   NULL::VARCHAR AS category, arg_max(price, ts) FILTER (WHERE price > 0) AS price,
-                   NULL::VARCHAR AS description, ? AS _file, min(_row) AS _row, NULL::VARCHAR AS _reject
-            FROM {t} WHERE code IS NOT NULL GROUP BY code""",
-            [src.name],
-        )
-        ctx.stage(
-            "users",
-            f"""SELECT cust AS user_id, NULL::DATE AS signup_date, mode(country) AS region,
-                   NULL::VARCHAR AS first_name, NULL::VARCHAR AS email, NULL::BOOLEAN AS accepts_marketing,
-                   ? AS _file, min(_row) AS _row, NULL::VARCHAR AS _reject
-            FROM {t} WHERE cust IS NOT NULL GROUP BY cust""",
-            [src.name],
-        )
+    ctx.unique_keys.add("events")  # invoice + stock code + occurrence
+    ctx.stage(
+        "products",
+        """SELECT product_id, coalesce(arg_min(_descr, _row) FILTER (WHERE _descr IS NOT NULL), product_id) AS title,
+               NULL::VARCHAR AS category, arg_max(price, ts) FILTER (WHERE price > 0) AS price,
+               NULL::VARCHAR AS description, _file, min(_row) AS _row, NULL::VARCHAR AS _reject
+        FROM stg_events WHERE product_id IS NOT NULL GROUP BY _file, product_id""",
+    )
+    ctx.stage(
+        "users",
+        """SELECT user_id, NULL::DATE AS signup_date, mode(_country) AS region,
+               NULL::VARCHAR AS first_name, NULL::VARCHAR AS email, NULL::BOOLEAN AS accepts_marketing,
+               _file, min(_row) AS _row, NULL::VARCHAR AS _reject
+        FROM stg_events WHERE user_id IS NOT NULL GROUP BY _file, user_id""",
+    )
 
 
 FORMAT = Format("online_retail", "UCI Online Retail (I or II)", detect, stage)

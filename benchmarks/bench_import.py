@@ -1,0 +1,149 @@
+"""Benchmark: import a 1-million-row Online Retail CSV with CopyLift vs a plain pandas load.
+
+Generates ``benchmarks/out/online_retail_1m.csv`` (UCI header, month-first dates,
+quoted descriptions, ~25% missing customer ids and ~2% cancellations, like the
+real file), then, each in a fresh subprocess so peak memory is its own:
+
+* **copylift**: ``core.ingest.run_import`` into a new DuckDB file: sniffing,
+  hashing, DuckDB ``read_csv`` with explicit VARCHAR columns, SQL parsing of
+  dates and numbers, returns, row-level rejects with line numbers, dedupe,
+  products and users, ``import_log``; one transaction.
+* **pandas baseline**: ``pandas.read_csv`` + ``pd.to_datetime(format=...)`` +
+  returns flag + dropping rows without a customer + ``DataFrame.to_sql`` into a
+  new SQLite file (pandas' own ``to_sql`` path, ``chunksize=50_000``), i.e. the
+  load an analyst's script would do, with none of the checks.
+
+Prints a table and, as the last line, one JSON object with the figures.
+Usage: ``python benchmarks/bench_import.py [--rows 1000000] [--keep]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    lines_per_invoice = 20
+    n_inv = rows // lines_per_invoice + 1
+    inv_ids = 536365 + np.arange(n_inv)
+    inv = np.repeat(inv_ids, lines_per_invoice)[:rows]
+    cancelled = np.repeat(rng.random(n_inv) < 0.02, lines_per_invoice)[:rows]
+    codes = rng.integers(10000, 14000, rows)
+    qty = rng.integers(1, 25, rows) * np.where(cancelled, -1, 1)
+    price = np.round(rng.gamma(2.0, 2.0, rows) + 0.1, 2)
+    start = np.datetime64("2010-12-01T08:00")
+    minutes = np.sort(rng.integers(0, 365 * 24 * 60, n_inv))
+    ts = pd.to_datetime(np.repeat(start + minutes.astype("timedelta64[m]"), lines_per_invoice)[:rows])
+    customer = np.repeat(rng.integers(12346, 18288, n_inv).astype(str), lines_per_invoice)[:rows].astype(object)
+    guest = np.repeat(rng.random(n_inv) < 0.25, lines_per_invoice)[:rows]
+    customer[guest] = "NA"
+    frame = pd.DataFrame({
+        "InvoiceNo": np.where(cancelled, "C", "") + inv.astype(str),
+        "StockCode": codes.astype(str),
+        "Description": "PRODUCT " + codes.astype(str) + " WHITE, HANGING",
+        "Quantity": qty,
+        "InvoiceDate": ts.month.astype(str) + "/" + ts.day.astype(str) + "/" + ts.year.astype(str) + " "
+        + ts.hour.astype(str) + ":" + ts.strftime("%M"),
+        "UnitPrice": price,
+        "CustomerID": customer,
+        "Country": rng.choice(["United Kingdom", "France", "Germany", "EIRE"], rows, p=[0.85, 0.05, 0.05, 0.05]),
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\r\n")
+
+
+def worker_copylift(csv_path: Path, db: Path) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from core.ingest import ImportOptions, run_import
+    from core.store import Store
+
+    t0 = time.perf_counter()
+    with Store(db) as store:
+        report = run_import(store, [csv_path], ImportOptions(day_first=False), limit_mb=1024)
+        events = store.count("events")
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rows_read": report.rows_read, "rows_loaded": events,
+            "rows_rejected": report.rows_rejected, "returns": None}
+
+
+def worker_pandas(csv_path: Path, db: Path) -> dict:
+    import sqlite3
+
+    import numpy as np
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    frame = pd.read_csv(csv_path, keep_default_na=True, dtype={"CustomerID": "string", "InvoiceNo": "string",
+                                                                "StockCode": "string"})
+    frame["ts"] = pd.to_datetime(frame["InvoiceDate"], format="%m/%d/%Y %H:%M")
+    frame["event_type"] = np.where(frame["InvoiceNo"].str.startswith("C") | (frame["Quantity"] < 0),
+                                   "return", "purchase")
+    rejected = int(frame["CustomerID"].isna().sum())
+    frame = frame[frame["CustomerID"].notna()]
+    with sqlite3.connect(db) as con:
+        frame.to_sql("events", con, if_exists="append", index=False, chunksize=50_000)
+        loaded = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rows_read": int(len(frame) + rejected), "rows_loaded": loaded,
+            "rows_rejected": rejected}
+
+
+def run_worker(kind: str, csv_path: Path, db: Path) -> dict:
+    if db.exists():
+        db.unlink()
+    proc = subprocess.run([sys.executable, __file__, "--worker", kind, str(csv_path), str(db)],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    if proc.returncode:
+        raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "CSV", "DB"))
+    args = parser.parse_args()
+    if args.worker:
+        kind, csv_path, db = args.worker
+        result = (worker_copylift if kind == "copylift" else worker_pandas)(Path(csv_path), Path(db))
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
+    csv_path = OUT / f"online_retail_{args.rows}.csv"
+    if not csv_path.exists():
+        t0 = time.perf_counter()
+        generate(csv_path, args.rows)
+        print(f"generated {csv_path.name} ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+    ours = run_worker("copylift", csv_path, OUT / "bench_copylift.duckdb")
+    base = run_worker("pandas", csv_path, OUT / "bench_pandas.sqlite")
+    print(f"{'loader':<34}{'seconds':>9}{'rows/s':>12}{'loaded':>10}{'rejected':>10}{'peak RSS MB':>13}")
+    for name, r in (("CopyLift run_import (DuckDB)", ours), ("pandas read_csv + to_sql (SQLite)", base)):
+        print(f"{name:<34}{r['seconds']:>9.2f}{r['rows_read'] / r['seconds']:>12,.0f}{r['rows_loaded']:>10,}"
+              f"{r['rows_rejected']:>10,}{r['peak_rss_mb']:>13.0f}")
+    speedup = base["seconds"] / ours["seconds"]
+    print(f"CopyLift is {speedup:.1f}x the baseline's speed; target >= 3x and < 1024 MB peak memory")
+    print(json.dumps({
+        "bench": "import", "rows": args.rows, "file_mb": round(csv_path.stat().st_size / 1e6, 1),
+        "copylift_seconds": round(ours["seconds"], 2), "copylift_rows_per_s": round(ours["rows_read"] / ours["seconds"]),
+        "copylift_peak_rss_mb": round(ours["peak_rss_mb"]), "copylift_rows_loaded": ours["rows_loaded"],
+        "baseline_seconds": round(base["seconds"], 2), "baseline_rows_per_s": round(base["rows_read"] / base["seconds"]),
+        "baseline_peak_rss_mb": round(base["peak_rss_mb"]), "baseline_rows_loaded": base["rows_loaded"],
+        "speedup": round(speedup, 2), "meets_target": speedup >= 3 and ours["peak_rss_mb"] < 1024,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,8 @@ ROW_RULES = {
                         ("conversions > sends", "more conversions than sends")],
 }
 MAX_REPORTED_REJECTS = 200
+MAX_REJECTS_IN_MEMORY = 10_000
+REJECTS_DIR = Path(tempfile.gettempdir()) / "copylift-rejects"
 PREVIEW_ORDER = ("events", "exposures", "variant_results", "users", "products", "variants")
 
 
@@ -85,6 +88,7 @@ class ImportReport:
     preview_rows: pd.DataFrame = field(repr=False)
     import_id: int | None = None
     message: str = ""
+    rejected_path: Path | None = None  # every rejected row; ``rejected`` holds the first ones
 
     @property
     def needs_day_first(self) -> bool:
@@ -186,40 +190,60 @@ def _insert_select(cur: duckdb.DuckDBPyConnection, table: str, unique: bool = Fa
     return sql, staged_cols
 
 
-def _rejects(ctx: StageContext) -> pd.DataFrame:
+def _rejects(ctx: StageContext) -> None:
+    """Fill temp table ``_rejected_rows(file, line, reason, record)``: every rejected row, with
+    its physical line in the original file and its original text."""
     cur = ctx.cur
     parts = [f"SELECT _file, _row, _reject FROM {name} WHERE _reject IS NOT NULL" for name in ctx.staged]
     cur.execute(
         f"CREATE OR REPLACE TEMP TABLE _rejects AS SELECT _file, _row, min(_reject) AS reason "
         f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
     )
-    frame = cur.execute("SELECT _file AS file, _row, reason FROM _rejects ORDER BY file, _row").df()
-    out = []
+    cur.execute("CREATE OR REPLACE TEMP TABLE _rejected_rows (file VARCHAR, line BIGINT, reason VARCHAR, "
+                "record VARCHAR)")
+    counts = dict(cur.execute("SELECT _file, count(*) FROM _rejects GROUP BY 1").fetchall())
     for src in ctx.sources:
-        mine = frame[frame["file"] == src.name]
-        if mine.empty and not src.structural:
+        if not counts.get(src.name) and not src.structural:
             continue
         if not src.structural and _one_record_per_line(src):
-            # Fast path: line = record + 1 (the header is line 1); the record text comes from SQL.
+            # Fast path, all in SQL: line = record + 1 (the header is line 1).
             cols = ", ".join(f'coalesce(s."c{i}", \'\')' for i in range(len(src.sniffed.columns)))
-            out.append(cur.execute(
-                f"SELECT r._file AS file, r._row + 1 AS line, r.reason, concat_ws(?, {cols}) AS record "
-                f"FROM _rejects r JOIN {src.table} s USING (_row) WHERE r._file = ? ORDER BY r._row",
-                [src.sniffed.delimiter, src.name]).df())
+            cur.execute(
+                f"INSERT INTO _rejected_rows SELECT r._file, r._row + 1, r.reason, concat_ws(?, {cols}) "
+                f"FROM _rejects r JOIN {src.table} s USING (_row) WHERE r._file = ?",
+                [src.sniffed.delimiter, src.name])
             continue
+        mine = cur.execute("SELECT _row, reason FROM _rejects WHERE _file = ? ORDER BY _row", [src.name]).fetchall()
         starts = _line_starts(src)
         bad_records = sorted(rec - 1 for rec, _ in src.structural)  # data-record index, 1-based
-        records = _rows_to_records(mine["_row"].tolist(), bad_records)
-        lines = [starts(k) for k in records]
-        texts = _record_texts(cur, src, mine["_row"].tolist())
-        out.append(pd.DataFrame({"file": src.name, "line": lines, "reason": mine["reason"].tolist(),
-                                 "record": texts}))
+        records = _rows_to_records([r for r, _ in mine], bad_records)
+        texts = _record_texts(cur, src, [r for r, _ in mine])
+        frame = pd.DataFrame({"file": src.name, "line": [starts(k) for k in records],
+                              "reason": [why for _, why in mine], "record": texts})
         if src.structural:
-            out.append(pd.DataFrame({"file": src.name, "line": [starts(rec - 1) for rec, _ in src.structural],
-                                     "reason": [why for _, why in src.structural], "record": ""}))
-    if not out:
-        return pd.DataFrame(columns=["file", "line", "reason", "record"])
-    return pd.concat(out, ignore_index=True).sort_values(["file", "line"], kind="stable").reset_index(drop=True)
+            frame = pd.concat([frame, pd.DataFrame({
+                "file": src.name, "line": [starts(rec - 1) for rec, _ in src.structural],
+                "reason": [why for _, why in src.structural], "record": ""})], ignore_index=True)
+        cur.register("_reject_frame", frame)
+        try:
+            cur.execute("INSERT INTO _rejected_rows SELECT file, line, reason, record FROM _reject_frame")
+        finally:
+            cur.unregister("_reject_frame")
+
+
+def _write_rejects_file(cur: duckdb.DuckDBPyConnection, file_hash: str) -> Path:
+    """All rejected rows as a CSV the analyst can download, safe to open in a spreadsheet."""
+    REJECTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = REJECTS_DIR / f"{file_hash[:16]}-{uuid.uuid4().hex[:8]}.csv"
+    # Spreadsheets run cells starting with = + - @ tab CR as formulas: prefix an apostrophe.
+    safe = "CASE WHEN left({0}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN chr(39) || {0} ELSE {0} END"
+    target = str(path).replace("'", "''")  # our own temp path, never user input
+    cur.execute(
+        f"COPY (SELECT {safe.format('file')} AS file, line, {safe.format('reason')} AS reason, "
+        f"{safe.format('record')} AS record FROM _rejected_rows ORDER BY file, line) "
+        f"TO '{target}' (HEADER, DELIMITER ',')"
+    )
+    return path
 
 
 def _one_record_per_line(src: Source) -> bool:
@@ -271,7 +295,19 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
     """Report on the staged rows; ``count_new`` counts what an import would insert (run_import
     counts while inserting instead, so the work is done once)."""
     cur = ctx.cur
-    rejected = _rejects(ctx)
+    _rejects(ctx)
+    for src in ctx.sources:  # the raw rows are no longer needed: free their memory now
+        cur.execute(f"DROP VIEW IF EXISTS {src.table}")
+        cur.execute(f"DROP TABLE IF EXISTS {src.table}_data")
+    n_rejected = int(cur.execute("SELECT count(*) FROM _rejected_rows").fetchone()[0])
+    per_file = dict(cur.execute("SELECT file, count(*) FROM _rejected_rows GROUP BY 1").fetchall())
+    rejected = cur.execute(
+        f"SELECT * FROM _rejected_rows ORDER BY file, line LIMIT {MAX_REJECTS_IN_MEMORY}").df()
+    rejects_path = _write_rejects_file(cur, file_hash) if n_rejected else None
+    # Group reasons without their quoted values: "date '31/02' is not a date" -> "date '…' is not a date".
+    reasons = dict(cur.execute(
+        "SELECT regexp_replace(reason, chr(39) || '[^' || chr(39) || ']*' || chr(39), chr(39) || '…' || chr(39), 'g')"
+        " AS r, count(*) FROM _rejected_rows GROUP BY 1 ORDER BY 2 DESC, 1").fetchall())
     tables, dupes = {}, {}
     for name in ctx.staged:
         table = name.removeprefix("stg_")
@@ -285,7 +321,7 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
         dupes[table] = valid - new
     files = []
     for src in ctx.sources:
-        n_rej = int((rejected["file"] == src.name).sum())
+        n_rej = int(per_file.get(src.name, 0))
         sn = src.sniffed
         files.append({
             "name": src.name, "encoding": sn.encoding, "encoding_confidence": round(sn.encoding_confidence, 2),
@@ -314,14 +350,12 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
         f"SELECT * EXCLUDE (_file, _row, _reject), _row AS row, _reject AS problem FROM {primary} "
         "ORDER BY _file, _row LIMIT 20"
     ).df()
-    # Group reasons without their quoted values: "date '31/02' is not a date" -> "date '…' is not a date".
-    reasons = rejected["reason"].str.replace(r"'[^']*'", "'…'", regex=True)
     return ImportReport(
         status=status, format=fmt.name, format_label=fmt.label, file_hash=file_hash, files=files,
-        rows_read=rows_read, rows_accepted=rows_read - len(rejected), rows_rejected=len(rejected),
-        tables=tables, duplicates=dupes, reject_reasons=reasons.value_counts().to_dict(), issues=issues,
+        rows_read=rows_read, rows_accepted=rows_read - n_rejected, rows_rejected=n_rejected,
+        tables=tables, duplicates=dupes, reject_reasons=reasons, issues=issues,
         notes=ctx.notes, ambiguous_dates=ctx.ambiguous, mapping=ctx.mapping, rejected=rejected,
-        preview_rows=preview_rows,
+        preview_rows=preview_rows, rejected_path=rejects_path,
     )
 
 
@@ -471,7 +505,9 @@ def undo_import(store: Store, import_id: int) -> dict[str, int]:
 
 
 def rejected_csv(report: ImportReport) -> bytes:
-    """The rejected rows as CSV bytes (file, line, reason, original record), safe to open in Excel."""
+    """All rejected rows as CSV bytes (file, line, reason, original record), safe to open in Excel."""
+    if report.rejected_path is not None and Path(report.rejected_path).exists():
+        return Path(report.rejected_path).read_bytes()
     frame = report.rejected.copy()
     for col in frame.columns:
         frame[col] = frame[col].astype(str).map(_neutralize)

@@ -38,14 +38,15 @@ def stage(ctx: StageContext) -> None:
         # which are not inserted) so products and users come from the staged events.
         ctx.stage(
             "events",
-            f"""WITH l AS (
+            f"""WITH l0 AS (
                 SELECT _row, cl_null({inv}) AS inv, cl_null({code}) AS code, {qty} AS qty, {ts} AS ts,
                        cl_null({raw_ts}) AS raw_ts, {price} AS price,
-                       CASE WHEN suffix(cl_null({cust}), '.0') THEN cl_null({cust})[:-3] ELSE cl_null({cust}) END
-                           AS cust,
+                       cl_null({cust}) AS cust0,
                        {f'cl_null({desc})' if desc else 'NULL'} AS _descr,
                        {f'cl_null({country})' if country else 'NULL'} AS _country
-                FROM {src.table})
+                FROM {src.table}),
+            l AS (SELECT * EXCLUDE (cust0),
+                         CASE WHEN suffix(cust0, '.0') THEN cust0[:-3] ELSE cust0 END AS cust FROM l0)
             SELECT 'or:' || inv || ':' || code || '#'
                        || row_number() OVER (PARTITION BY inv, code ORDER BY _row) AS event_id,
                    cust AS user_id, code AS product_id,

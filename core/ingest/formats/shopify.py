@@ -83,6 +83,7 @@ def stage_orders(ctx: StageContext) -> None:
             FROM {t}_k""",
             [src.name],
         )
+        ctx.unique_keys.add("events")  # order + product + occurrence
         ctx.stage(
             "products",
             f"""SELECT product_id, arg_min(lname, _row) AS title, NULL::VARCHAR AS category,

@@ -1,8 +1,159 @@
-"""Results & Learning page (being built)."""
+"""Results & Learning: did the predictions hold, what did the campaign do, and what next.
+
+Trust comes first (predicted vs observed, coverage, drift), then uploading a
+campaign's results through the importer, the readout, the next send's
+allocation, and retraining the predictor as a new version.
+"""
 
 import streamlit as st
 
-from pages.common import not_built_yet
+from core import learning, results_charts as charts, trust as trust_checks
+from core.errors import CopyLiftError
+from core.ingest import ImportOptions, preview, run_import
+from core.ingest import uploads as iup
+from pages.common import SEGMENT_KEY, get_config, get_store, show_error
 
 st.title("Results & Learning")
-not_built_yet("Upload campaign results, read out the A/B test, and retrain the predictor. This page is being built; meanwhile the Data page shows what is loaded.")
+store, cfg = get_store(), get_config()
+
+
+def trust_section() -> None:
+    st.header("Trust: predicted vs actual")
+    cells = learning.trust_frame(store)
+    if cells.empty:
+        st.info("No measured strategies yet. Export a strategy, send it, and upload its results below: "
+                "this section then shows how close the predictions came.")
+        return
+    cov = trust_checks.coverage(cells)
+    drift = trust_checks.drift_check(cells)
+    a, b, c = st.columns(3)
+    a.metric("Measured variant x segment cells", f"{len(cells):,}")
+    b.metric("Inside the predicted 90% interval", f"{cells['inside'].mean():.0%}", help="Should be near 90%.")
+    c.metric("Strategies measured", f"{cells['strategy_id'].nunique():,}")
+    (st.warning if drift.drifting else st.caption)(drift.message)
+    left, right = st.columns(2)
+    left.plotly_chart(charts.predicted_vs_actual_chart(cells), width="stretch", key="results.trust_scatter")
+    right.plotly_chart(charts.reliability_chart(trust_checks.reliability_curve(cells)), width="stretch",
+                       key="results.reliability")
+    st.plotly_chart(charts.coverage_chart(cov), width="stretch", key="results.coverage")
+
+
+def upload_section() -> None:
+    st.header("Upload campaign results")
+    st.caption("User-level rows (user id, variant, converted, revenue) or aggregate rows (variant, sends, "
+               "conversions, revenue), with the strategy id from the export. Unplanned A/B tests are welcome too.")
+    uploaded = st.file_uploader("Campaign results CSV", type=["csv", "tsv", "txt"], accept_multiple_files=True,
+                                key="results.upload")
+    for level, msg in st.session_state.pop("results.import_messages", []):
+        getattr(st, level)(msg)
+    if not uploaded:
+        return
+    limit = cfg.upload_limit_mb
+    files = iup.save_uploads([(u.name, u.getvalue()) for u in uploaded], limit)
+    options = ImportOptions(imported_by="results page")
+    report = preview(store, files, options, limit_mb=limit)
+    st.markdown(f"**{report.format_label}**: {report.rows_read:,} rows read, {report.rows_accepted:,} accepted, "
+                f"{report.rows_rejected:,} rejected. " + (report.message or ""))
+    for issue in report.issues:
+        st.warning(issue)
+    st.dataframe(report.preview_rows, hide_index=True, width="stretch")
+    if st.button("Import results", type="primary", key="results.import"):
+        with st.status("Importing results…", expanded=True) as status:
+            result = run_import(store, files, options, limit_mb=limit)
+            sids = learning.strategies_in_import(store, result.import_id) if result.import_id else []
+            messages = [("success", result.message)]
+            for sid in sids:
+                match = learning.match_stored(store, sid)
+                messages += [("info" if i == 0 and match.strategy_found else "warning", m)
+                             for i, m in enumerate(match.messages)]
+            if result.import_id and learning.auto_retrain_enabled(store):
+                bar = st.progress(0.0, text="Retraining (automatic after imports)")
+                done = learning.after_import(store, cfg, result.import_id, lambda f, m: bar.progress(f, text=m))
+                if done:
+                    st.session_state["results.retrain_report"] = done
+            status.update(label=result.message, state="complete")
+        st.session_state["results.import_messages"] = messages
+        if sids:
+            st.session_state["results.strategy"] = sids[0]
+        st.rerun()  # so the trust section above includes the new results
+
+
+def readout_section() -> None:
+    st.header("Readout")
+    measured = learning.strategies_with_results(store)
+    if measured.empty:
+        st.info("No campaign results with a strategy id yet; upload them above.")
+        return
+    labels = dict(zip(measured["strategy_id"], measured["name"].fillna("(unknown strategy)")))
+    ids = list(labels)
+    if st.session_state.get("results.strategy") not in ids:
+        st.session_state["results.strategy"] = ids[0]
+    sid = st.selectbox("Strategy", ids, format_func=lambda s: f"{labels[s]} ({s})", key="results.strategy")
+    planned = st.number_input("Planned sends per arm (0 = the test has finished)", min_value=0, value=0,
+                              step=1000, key="results.planned")
+    match = learning.match_stored(store, sid)
+    if not match.ok:
+        for msg in match.messages[1:] if match.strategy_found else match.messages:
+            st.warning(msg)
+    result = learning.strategy_readout(store, sid, planned_sends_per_arm=planned or None)
+    for line in result.summary:
+        st.markdown(f"- {line}")
+    for warn in result.warnings:
+        st.caption(warn)
+    st.dataframe(learning.readout_table(result), hide_index=True, width="stretch")
+    if "lift_pts" in result.table.columns:
+        st.plotly_chart(charts.lift_chart(result.table), width="stretch", key="results.lift")
+    allocation_section(sid)
+
+
+def allocation_section(sid: str) -> None:
+    st.subheader("Next send: updated allocation")
+    record = learning.exported_record(store, sid)
+    arms, _ = learning.strategy_results(store, sid)
+    alloc = learning.next_allocation(learning.plan_frame(record), arms, floor=record.plan.settings.floor,
+                                     holdout=record.plan.settings.holdout)
+    st.caption("Thompson sampling on the model's prediction (as a prior) plus the observed counts: winners get "
+               f"more traffic, every variant keeps at least {record.plan.settings.floor:.0%}, the "
+               f"{record.plan.settings.holdout:.0%} holdout stays.")
+    st.plotly_chart(charts.allocation_chart(alloc), width="stretch", key="results.alloc")
+    if st.button("Save as the strategy's next version", key="results.save_alloc"):
+        saved = learning.update_allocation(store, sid, author="results page")
+        st.success(f"Saved version {saved.version} of {sid} (status: {saved.status}).")
+
+
+def retrain_section() -> None:
+    st.header("Learn: retrain the predictor")
+    auto = st.toggle("Retrain automatically after every results import", value=learning.auto_retrain_enabled(store),
+                     key="results.auto_retrain")
+    if auto != learning.auto_retrain_enabled(store):
+        learning.set_auto_retrain(store, auto)
+    if st.button("Retrain now", type="primary", key="results.retrain"):
+        from core.segments import get_segment
+        from core.working_set import list_working_set
+
+        seg_state = st.session_state.get(SEGMENT_KEY)
+        segment = get_segment(store, seg_state["segment_id"]) if seg_state else None
+        with st.status("Retraining on every result stored…", expanded=True) as status:
+            bar = st.progress(0.0, text="Starting")
+            report = learning.retrain(store, cfg, working_set=list_working_set(store), segment=segment,
+                                      progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+            status.update(label=f"Model version {report.new_version} saved (version {report.old_version} kept)",
+                          state="complete")
+        st.session_state["results.retrain_report"] = report
+    report = st.session_state.get("results.retrain_report")
+    if report is None:
+        return
+    st.markdown(f"**Model version {report.new_version}** (was {report.old_version}); the old version is kept.")
+    if not report.metrics.empty:
+        st.dataframe(report.metrics.round(4), hide_index=True, width="stretch")
+    for note in report.notes:
+        st.caption(note)
+    if not report.movement.empty:
+        st.plotly_chart(charts.movement_chart(report.movement), width="stretch", key="results.movement")
+
+
+for section in (trust_section, upload_section, readout_section, retrain_section):
+    try:
+        section()
+    except CopyLiftError as err:
+        show_error(err)

@@ -3,7 +3,7 @@
 Each test module gets its own server on a free 127.0.0.1 port, against a fresh
 data folder (a copy of a sample database built once per session), so journeys
 never see each other's writes. A module may seed that database before the
-server opens it by defining a module-level ``SEED = callable(store)`` (DuckDB
+server opens it by defining a module-level ``SEED = callable(store, cfg)`` (DuckDB
 allows one process per file, so seeding must happen before the server
 starts), and may add environment variables with ``SERVER_ENV = {...}``.
 Helpers (waits, selectors, screenshots) live in ``harness.py``.

@@ -88,10 +88,12 @@ def start_server(
     if template is not None and not db_path.exists():
         shutil.copy(template, db_path)
     if seed is not None:
+        from core.config import load_config
         from core.store import Store
 
+        cfg = load_config(env={"COPYLIFT_DATA_DIR": str(data_dir), "COPYLIFT_DB": str(db_path)})
         with Store(db_path) as store:
-            seed(store)
+            seed(store, cfg)
             store.execute("CHECKPOINT")
     port = free_port()
     env = dict(os.environ)

@@ -35,9 +35,9 @@ import pandas as pd
 
 from core import sample_text as words
 from core.config import SAMPLE_DIR, load_config
-from core.copy_features import CATEGORIES, CHANNEL_LIMITS, extract_copy_features
+from core.copy_features import CATEGORIES
 from core.errors import NotFoundError, StoreError, ValidationError
-from core.migrations import CHANNELS, DATA_TABLES
+from core.migrations import DATA_TABLES
 from core.response_model import (
     AFFINITY_COLUMNS,
     TRAIT_COLUMNS,

@@ -19,7 +19,18 @@ PAGES = (
 
 
 def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.exception]
+    return [e.value + "\n" + "\n".join(e.stack_trace[-4:]) for e in at.exception]
+
+
+@pytest.fixture(autouse=True)
+def full_error_details():
+    """The app hides error details from users; a failing test should show them."""
+    from streamlit import config
+
+    before = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    yield
+    config.set_option("client.showErrorDetails", before)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 
 from core.config import SAMPLE_DIR
 from core.errors import NotFoundError, StoreError
-from core.sample import ensure_db, load_sample, reset_to_sample
+from core.sample import ensure_db, load_sample, main, reset_to_sample
 from core.store import Store
 
 
@@ -114,11 +114,13 @@ def test_loading_twice_is_refused_cleanly(sample_store):
     assert sample_store.count("users") == 5000
 
 
-def test_ensure_db_loads_once(tmp_path):
+def test_ensure_db_loads_once(tmp_path, capsys):
     path = str(tmp_path / "app.duckdb")
     first = ensure_db(path)
     assert first["users"] == 5000
     assert ensure_db(path) is None
+    assert main(["--ensure-db", "--db", path]) == 0  # what `make db` runs
+    assert "already has data" in capsys.readouterr().out
     with Store(path) as s:
         assert s.count("users") == 5000
     frame = pd.read_csv(SAMPLE_DIR / "users.csv")

@@ -226,7 +226,23 @@ MIGRATION_SEGMENT_FEATURES = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES]
+# Segments: past campaign response per user and channel, stored with each feature run so a
+# profile sums a few hundred thousand rows instead of re-reading every exposure.
+MIGRATION_SEGMENT_RESPONSE = [
+    """CREATE TABLE user_channel_response (
+        as_of TIMESTAMP NOT NULL,
+        user_id VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        sends BIGINT NOT NULL,
+        n_open BIGINT NOT NULL,
+        opens BIGINT NOT NULL,
+        n_click BIGINT NOT NULL,
+        clicks BIGINT NOT NULL,
+        conversions BIGINT NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES, MIGRATION_SEGMENT_RESPONSE]
 
 # Every table a caller may name; anything else is refused before it reaches SQL.
 TABLES = (

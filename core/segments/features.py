@@ -47,7 +47,7 @@ import pandas as pd
 from core.store import Store
 
 # Bump when the SQL below changes meaning, so stored runs are recomputed.
-FEATURES_VERSION = "3"
+FEATURES_VERSION = "4"
 
 # Offer types (lower case) that count as a discount for discount_sensitivity.
 DISCOUNT_OFFER_TYPES = (
@@ -106,8 +106,23 @@ FEATURE_COLUMNS = (
     "fm_score",
 )
 
-# One statement; $as_of and the thresholds are bound parameters.
-FEATURES_SQL = """
+# Sends, opens, clicks and conversions per user and channel before $as_of. Stored next to
+# each feature run (table ``user_channel_response``) for the profile's response chart.
+RESPONSE_SQL = """
+SELECT x.user_id, v.channel,
+       count(*) AS sends,
+       count(x.opened) AS n_open, count(*) FILTER (WHERE x.opened) AS opens,
+       count(x.clicked) AS n_click, count(*) FILTER (WHERE x.clicked) AS clicks,
+       count(*) FILTER (WHERE x.converted) AS conversions
+FROM exposures x
+JOIN variants v ON v.variant_id = x.variant_id
+WHERE x.sent_at < $as_of
+GROUP BY ALL
+"""
+
+# One statement; $as_of and the thresholds are bound parameters. ``{response}`` is either
+# the response query inline or the stored rows for this as-of (both constant text).
+_FEATURES_TEMPLATE = """
 WITH
 orders AS (
     SELECT e.user_id,
@@ -166,10 +181,9 @@ favourite AS (
 ),
 engagement AS (
     SELECT user_id,
-           avg(CAST(opened AS DOUBLE)) AS open_rate,
-           avg(CAST(clicked AS DOUBLE)) AS click_rate
-    FROM exposures
-    WHERE sent_at < $as_of
+           sum(opens) / nullif(sum(n_open), 0) AS open_rate,
+           sum(clicks) / nullif(sum(n_click), 0) AS click_rate
+    FROM {response}
     GROUP BY user_id
 ),
 cuts AS (
@@ -242,6 +256,10 @@ LEFT JOIN engagement g USING (user_id)
 LEFT JOIN scored s USING (user_id)
 WHERE u.signup_date IS NULL OR u.signup_date <= CAST($as_of AS DATE)
 """
+FEATURES_SQL = _FEATURES_TEMPLATE.replace("{response}", f"({RESPONSE_SQL})")
+_FEATURES_FROM_STORED_RESPONSE = _FEATURES_TEMPLATE.replace(
+    "{response}", "(SELECT * FROM user_channel_response WHERE as_of = $as_of)"
+)
 
 
 def normalize_as_of(value: datetime | date | str | pd.Timestamp | None) -> datetime | None:
@@ -314,7 +332,7 @@ def tidy_features(frame: pd.DataFrame) -> pd.DataFrame:
 def _has_feature_table(store: Store) -> bool:
     return bool(
         store.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'user_feature_runs'"
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'user_channel_response'"
         )
     )
 
@@ -341,24 +359,22 @@ def ensure_features(
             "SELECT count(*) FROM user_feature_runs WHERE as_of = ? AND fingerprint = ?", [when, fingerprint]
         ).fetchone()[0]:
             return when
-        cur.execute(
-            "DELETE FROM user_features WHERE as_of IN "
-            "(SELECT as_of FROM user_feature_runs WHERE fingerprint <> ?) OR as_of = ?",
-            [fingerprint, when],
+        stale = (
+            "SELECT as_of FROM user_feature_runs WHERE fingerprint <> ? OR as_of = ? UNION ALL "
+            "(SELECT as_of FROM user_feature_runs ORDER BY computed_at DESC, as_of DESC OFFSET ?)"
         )
-        cur.execute("DELETE FROM user_feature_runs WHERE fingerprint <> ? OR as_of = ?", [fingerprint, when])
+        keep = [fingerprint, when, MAX_STORED_RUNS - 1]
+        for table in ("user_features", "user_channel_response"):
+            cur.execute(f"DELETE FROM {table} WHERE as_of IN ({stale}) OR as_of = ?", [*keep, when])
+        cur.execute(f"DELETE FROM user_feature_runs WHERE as_of IN ({stale})", keep)
+        params = _params(when)
         cur.execute(
-            "DELETE FROM user_features WHERE as_of IN (SELECT as_of FROM user_feature_runs "
-            "ORDER BY computed_at DESC, as_of DESC OFFSET ?)",
-            [MAX_STORED_RUNS - 1],
-        )
-        cur.execute(
-            "DELETE FROM user_feature_runs WHERE as_of IN (SELECT as_of FROM user_feature_runs "
-            "ORDER BY computed_at DESC, as_of DESC OFFSET ?)",
-            [MAX_STORED_RUNS - 1],
+            "INSERT INTO user_channel_response (as_of, user_id, channel, sends, n_open, opens, n_click, clicks, "
+            f"conversions) SELECT $as_of, * FROM ({RESPONSE_SQL})",
+            {"as_of": when},
         )
         cols = ", ".join(("as_of",) + FEATURE_COLUMNS)
-        cur.execute(f"INSERT INTO user_features ({cols}) {FEATURES_SQL}", _params(when))
+        cur.execute(f"INSERT INTO user_features ({cols}) {_FEATURES_FROM_STORED_RESPONSE}", params)
         users = cur.execute("SELECT count(*) FROM user_features WHERE as_of = ?", [when]).fetchone()[0]
         cur.execute(
             "INSERT INTO user_feature_runs (as_of, fingerprint, users) VALUES (?, ?, ?)",
@@ -370,8 +386,8 @@ def ensure_features(
 def invalidate_features(store: Store) -> None:
     """Forget every stored run (call after writes the fingerprint cannot see, e.g. user edits)."""
     with store.transaction() as cur:
-        cur.execute("DELETE FROM user_features")
-        cur.execute("DELETE FROM user_feature_runs")
+        for table in ("user_features", "user_channel_response", "user_feature_runs"):
+            cur.execute(f"DELETE FROM {table}")
 
 
 def compute_user_features(store: Store, as_of: datetime | date | str | None = None) -> pd.DataFrame:
@@ -380,7 +396,7 @@ def compute_user_features(store: Store, as_of: datetime | date | str | None = No
     Reuses the stored run for ``as_of`` when the data has not changed since;
     otherwise computes it in DuckDB and stores it. Columns are ``FEATURE_COLUMNS``.
     """
-    if not _has_feature_table(store):  # a read-only store opened before migration 2
+    if not _has_feature_table(store):  # a read-only store opened before migrations 2-3
         return query_user_features(store, resolve_as_of(store, as_of))
     when = ensure_features(store, as_of)
     cols = ", ".join(FEATURE_COLUMNS)

@@ -87,30 +87,39 @@ def _flagged(rules, as_of: datetime) -> tuple[str, list]:
     return sql, [*w_params, *c_params, as_of]
 
 
-def _mix(store: Store, cte: str, params: list, column: str, name: str, top: int | None = None) -> pd.DataFrame:
-    # ``column`` is one of a few constants below, never user input.
-    frame = store.df(
-        cte + f"SELECT coalesce(CAST({column} AS VARCHAR), 'Unknown') AS value, "
-        "count(*) FILTER (WHERE in_seg) AS seg, count(*) AS base FROM flagged GROUP BY 1 ORDER BY base DESC, 1",
-        params,
-    )
-    if top is not None and len(frame) > top:
-        head, tail = frame.iloc[:top], frame.iloc[top:]
-        other = pd.DataFrame({"value": ["Other"], "seg": [tail["seg"].sum()], "base": [tail["base"].sum()]})
-        frame = pd.concat([head, other], ignore_index=True)
-    return _tidy_mix(frame, name)
+# Columns of the feature rows the profile breaks users down by (constant text, not user input).
+MIX_COLUMNS = ("rfm_group", "favourite_category", "device", "region")
 
 
-def _rfm_distribution(store: Store, cte: str, params: list, name: str) -> pd.DataFrame:
-    """Users per RFM group, every group listed (zeros included) in grid order."""
+def _mixes(store: Store, cte: str, params: list) -> dict[str, pd.DataFrame]:
+    """Users per value of every ``MIX_COLUMNS`` column, members and everyone, in one scan."""
+    values = ", ".join(f"coalesce(CAST({c} AS VARCHAR), 'Unknown') AS {c}" for c in MIX_COLUMNS)
+    sets = ", ".join(f"({c})" for c in MIX_COLUMNS)
     frame = store.df(
-        cte + "SELECT rfm_group AS value, count(*) FILTER (WHERE in_seg) AS seg, count(*) AS base "
-        "FROM flagged GROUP BY 1",
+        cte + f", v AS (SELECT in_seg, {values} FROM flagged) "
+        f"SELECT {', '.join(MIX_COLUMNS)}, count(*) FILTER (WHERE in_seg) AS seg, count(*) AS base "
+        f"FROM v GROUP BY GROUPING SETS ({sets})",
         params,
     )
+    out = {}
+    for col in MIX_COLUMNS:
+        part = frame[frame[col].notna()][[col, "seg", "base"]].rename(columns={col: "value"})
+        out[col] = part.sort_values(["base", "value"], ascending=[False, True]).reset_index(drop=True)
+    return out
+
+
+def _top(frame: pd.DataFrame, top: int) -> pd.DataFrame:
+    if len(frame) <= top:
+        return frame
+    head, tail = frame.iloc[:top], frame.iloc[top:]
+    other = pd.DataFrame({"value": ["Other"], "seg": [tail["seg"].sum()], "base": [tail["base"].sum()]})
+    return pd.concat([head, other], ignore_index=True)
+
+
+def _rfm_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every RFM group listed (zeros included) in grid order."""
     labels = [STATIC_BUILTINS[i].name for i in RFM_GROUP_IDS] + [NEVER_BOUGHT]
-    frame = frame.set_index("value").reindex(labels, fill_value=0).rename_axis("value").reset_index()
-    return _tidy_mix(frame, name).rename(columns={"value": "rfm_group"})
+    return frame.set_index("value").reindex(labels, fill_value=0).rename_axis("value").reset_index()
 
 
 def _tidy_mix(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -145,26 +154,32 @@ def _summary(store: Store, cte: str, params: list, name: str) -> pd.DataFrame:
 
 
 def _response(store: Store, rules, as_of: datetime, name: str) -> pd.DataFrame:
-    """Open, click and conversion rates of past sends by channel, members vs everyone."""
-    where, params = compile_where(rules, prefix="f.")
+    """Open, click and conversion rates of past sends by channel, members vs everyone.
+
+    Reads the per-user, per-channel sums stored with the feature run
+    (``user_channel_response``), so no exposure is re-read here.
+    """
+    where, params = compile_where(rules)
     frame = store.df(
-        "WITH x AS (SELECT v.channel, x.opened, x.clicked, x.converted, "
-        f"coalesce(({where}), FALSE) AS in_seg "
-        "FROM exposures x JOIN variants v ON v.variant_id = x.variant_id "
-        "JOIN user_features f ON f.user_id = x.user_id AND f.as_of = ? WHERE x.sent_at < ?) "
-        "SELECT channel, grouping(in_seg) AS is_base, count(*) AS sends, "
-        "avg(CAST(opened AS DOUBLE)) AS open_rate, avg(CAST(clicked AS DOUBLE)) AS click_rate, "
-        "avg(CAST(converted AS DOUBLE)) AS conversion_rate "
-        "FROM x GROUP BY GROUPING SETS ((channel, in_seg), (channel)) "
-        "HAVING grouping(in_seg) = 1 OR in_seg ORDER BY channel, is_base",
-        [*params, as_of, as_of],
+        f"WITH m AS (SELECT user_id FROM user_features WHERE as_of = ? AND ({where})) "
+        "SELECT channel, user_id IN (SELECT user_id FROM m) AS in_seg, sum(sends) AS sends, "
+        "sum(opens) AS opens, sum(n_open) AS n_open, sum(clicks) AS clicks, sum(n_click) AS n_click, "
+        "sum(conversions) AS conversions FROM user_channel_response WHERE as_of = ? GROUP BY ALL ORDER BY 1",
+        [as_of, *params, as_of],
     )
     rows = []
-    for rec in frame.itertuples(index=False):
-        group = BASE if rec.is_base else name
-        for metric in ("open_rate", "click_rate", "conversion_rate"):
-            rows.append({"channel": rec.channel, "metric": metric.replace("_", " "), "group": group,
-                         "rate": getattr(rec, metric), "sends": int(rec.sends)})
+    for channel, part in frame.groupby("channel", sort=True):
+        for group, sel in ((name, part[part["in_seg"] == True]), (BASE, part)):  # noqa: E712
+            sends = int(sel["sends"].sum())
+            if not sends:
+                continue
+            rates = {
+                "open rate": sel["opens"].sum() / sel["n_open"].sum() if sel["n_open"].sum() else float("nan"),
+                "click rate": sel["clicks"].sum() / sel["n_click"].sum() if sel["n_click"].sum() else float("nan"),
+                "conversion rate": sel["conversions"].sum() / sends,
+            }
+            for metric, rate in rates.items():
+                rows.append({"channel": channel, "metric": metric, "group": group, "rate": float(rate), "sends": sends})
     return pd.DataFrame(rows, columns=["channel", "metric", "group", "rate", "sends"])
 
 
@@ -200,19 +215,19 @@ def segment_profile(store: Store, segment: Segment | None, as_of=None, history: 
     name = BASE if segment is None else segment.name
     rules = _rules_of(segment)
     cte, params = _flagged(rules, when)
-    size, total = store.one(cte + "SELECT count(*) FILTER (WHERE in_seg), count(*) FROM flagged", params)
-    rfm = _rfm_distribution(store, cte, params, name)
+    mixes = _mixes(store, cte, params)
+    size, total = int(mixes["device"]["seg"].sum()), int(mixes["device"]["base"].sum())
     return SegmentProfile(
         name=name,
         as_of=when,
         size=int(size),
         total=int(total),
         summary=_summary(store, cte, params, name),
-        rfm=rfm,
-        categories=_mix(store, cte, params, "favourite_category", name, TOP_CATEGORIES).rename(
+        rfm=_tidy_mix(_rfm_order(mixes["rfm_group"]), name).rename(columns={"value": "rfm_group"}),
+        categories=_tidy_mix(_top(mixes["favourite_category"], TOP_CATEGORIES), name).rename(
             columns={"value": "category"}),
-        devices=_mix(store, cte, params, "device", name).rename(columns={"value": "device"}),
-        regions=_mix(store, cte, params, "region", name).rename(columns={"value": "region"}),
+        devices=_tidy_mix(mixes["device"], name).rename(columns={"value": "device"}),
+        regions=_tidy_mix(mixes["region"], name).rename(columns={"value": "region"}),
         response=_response(store, rules, when, name),
         size_history=size_history(store, segment, when) if history else pd.DataFrame(
             columns=["as_of", "members", "share"]),

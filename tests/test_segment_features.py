@@ -190,3 +190,13 @@ def test_only_the_most_recent_runs_are_kept(store, monkeypatch):
     kept = [r[0].day for r in store.rows("SELECT as_of FROM user_feature_runs ORDER BY as_of")]
     assert kept == [20, 30]
     assert store.scalar("SELECT count(DISTINCT as_of) FROM user_features") == 2
+    assert store.scalar("SELECT count(DISTINCT as_of) FROM user_channel_response") == 2
+
+
+def test_channel_response_is_stored_with_the_run(store):
+    build_small(store)
+    compute_user_features(store, AS_OF)
+    rows = store.rows("SELECT user_id, channel, sends, opens, n_click, clicks FROM user_channel_response "
+                      "WHERE as_of = ? ORDER BY user_id", [AS_OF])
+    # u1: 4 sends before AS_OF (2 opened, 1 clicked); u5: 1 send, opened, click unknown
+    assert rows == [("u1", "email_subject", 4, 2, 4, 1), ("u5", "email_subject", 1, 1, 0, 0)]

@@ -156,3 +156,15 @@ def test_date_parsing_rules():
 def test_source_file_names_are_kept(store):
     report = preview(store, [SourceFile("orders from Ana.csv", FIX / "retail_cp1252.csv")])
     assert report.files[0]["name"] == "orders from Ana.csv"
+
+
+def test_uncertain_encoding_is_reported_and_the_analyst_chooses(store):
+    path = FIX / "uncertain_encoding.csv"  # one byte 0x9f: "ü" in Mac Roman, "Ÿ" in Windows-1252
+    report = preview(store, [path])
+    assert report.files[0]["encoding_confidence"] < 0.75
+    assert any("low confidence" in i for i in report.issues)
+    with pytest.raises(ValidationError, match="Choose the encoding"):
+        run_import(store, [path])
+    assert store.count("users") == 0
+    run_import(store, [path], ImportOptions(encoding="mac_roman"))
+    assert store.scalar("SELECT region FROM users WHERE user_id = 'U1'") == "Zürich"

@@ -157,8 +157,9 @@ class StageContext:
         self._lookups += 1
         lookup = f"ts_lookup_{self._lookups}"
         self.cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {lookup} AS SELECT DISTINCT {quoted} AS _ts_raw, "
-            f"NULL::TIMESTAMP AS _ts_val FROM {src.table} WHERE {quoted} IS NOT NULL"
+            f"CREATE OR REPLACE TEMP TABLE {lookup} AS SELECT _ts_raw, cl_dparts(cl_null(_ts_raw)) AS _ts_parts, "
+            f"NULL::TIMESTAMP AS _ts_val FROM (SELECT DISTINCT {quoted} AS _ts_raw FROM {src.table} "
+            f"WHERE {quoted} IS NOT NULL)"
         )
         profile = dates.profile_dates(self.cur, lookup, "_ts_raw", label)
         day_first = self.options.day_first
@@ -175,7 +176,8 @@ class StageContext:
                 f"(e.g. {profile.example!r})."
             )
         df = profile.order(day_first)
-        self.cur.execute(f"UPDATE {lookup} SET _ts_val = cl_ts(_ts_raw, {'TRUE' if df else 'FALSE'})")
+        # The parts are a column, so the macro's many references to them do not re-run the regex.
+        self.cur.execute(f"UPDATE {lookup} SET _ts_val = cl_ts_p(_ts_parts, {'TRUE' if df else 'FALSE'})")
         # A plain column equality, so that DuckDB can turn this into a hash join.
         return f"(SELECT _ts_val FROM {lookup} WHERE _ts_raw = {quoted})"
 

@@ -36,6 +36,36 @@ def get_store() -> Store:
     return store
 
 
+@st.cache_resource(show_spinner="Loading the language model (the first start converts it once, ~30 s)…")
+def get_language_model():
+    """The process-wide local language model; raises ``ModelUnavailable`` with a fix when it cannot load.
+
+    ``LanguageModel`` serializes generation with its own lock, so sessions take turns.
+    """
+    from core.generation.model import load_language_model
+
+    return load_language_model(get_config())
+
+
+@st.cache_resource(show_spinner="Loading the predictor…", max_entries=4)
+def _load_predictor(version: int):
+    from core.prediction.registry import load_version
+
+    return load_version(get_store(), get_config(), version)
+
+
+def get_predictor(outcome: str = "conversion"):
+    """The newest trained predictor for ``outcome`` (None before the first training).
+
+    The cache is keyed on the version number, so a retrain is picked up on the next
+    run without clearing anything; a tampered file raises ``IntegrityError``.
+    """
+    from core.prediction.registry import latest_version
+
+    mv = latest_version(get_store(), outcome)
+    return None if mv is None else _load_predictor(mv.version)
+
+
 def show_error(err: CopyLiftError) -> None:
     """Show a project error as a message the user can act on (never a traceback)."""
     st.error(str(err), icon="⚠️")

@@ -22,10 +22,11 @@ from core.errors import ValidationError
 from core.generation.brief import Brief
 
 ALLOWED_PLACEHOLDERS = ("{first_name}", "{product}")
+MIN_CHARS = 12
 FIRST_NAME_ALLOWANCE = 10  # characters counted for {first_name} when checking length
 
 CHECK_NAMES = {
-    "empty": "Has text",
+    "empty": "Long enough",
     "unfinished": "Finished sentence",
     "off_task": "Copy, not chatter",
     "offer": "Matches the offer",
@@ -265,7 +266,8 @@ def check_copy(
     from_model:
         Also check that the text is copy rather than the model talking about the task.
     """
-    checks: list[Check] = [Check("empty", len(text.strip()) >= 3, "" if len(text.strip()) >= 3 else "no copy")]
+    short = len(text.strip()) < MIN_CHARS
+    checks: list[Check] = [Check("empty", not short, f"under {MIN_CHARS} characters: not copy yet" if short else "")]
     if from_model:
         checks.append(Check("unfinished", finished, "" if finished else "cut off at the token limit"))
         chatter = _OFF_TASK.search(text)
@@ -287,6 +289,10 @@ def check_copy(
     urls = _URL.findall(text)
     checks.append(Check("url", voice.allow_urls or not urls, "" if voice.allow_urls or not urls else "contains a link"))
     unknown = [p for p in _BRACES.findall(text) if p not in ALLOWED_PLACEHOLDERS] + _BRACKETS.findall(text)
+    brief_words = {w.lower() for w in re.findall(r"[A-Za-z']+", f"{brief.product} {brief.details}")}
+    # "Hi Sarah," in copy sent to thousands is a name the model made up: it should be {first_name}.
+    unknown += [f"greeting to '{m.group(1)}'" for m in _GREETING.finditer(text)
+                if m.group(1) and m.group(1).lower() not in brief_words | _NAME_WORDS]
     checks.append(Check("placeholder", not unknown,
                         f"unknown placeholder(s) {', '.join(unknown)}; allowed: {', '.join(ALLOWED_PLACEHOLDERS)}" if unknown else ""))
     if brief.channel == "banner":

@@ -29,7 +29,7 @@ else:
     st.dataframe(imports, hide_index=True, width="stretch")
 
 # -- import CSV exports (owner: import helper) ----------------------------------
-from core.ingest import DAY_FIRST_SETTING, ENCODING_CHOICES, ImportOptions, preview, rejected_csv, run_import, undo_import  # noqa: E402
+from core.ingest import DAY_FIRST_SETTING, ENCODING_CHOICES, ImportOptions, rejected_csv, run_import, undo_import  # noqa: E402
 from core.ingest import mapping as imap, uploads as iup  # noqa: E402
 from core.migrations import EVENT_TYPES  # noqa: E402
 from pages.common import get_config  # noqa: E402
@@ -74,7 +74,7 @@ def import_flow(uploaded) -> None:
                             encoding=None if encoding == "detect" else encoding,
                             day_first=None if order is None else order == ORDERS[1],
                             mapping=mapping, imported_by="data page")
-    report = preview(store, files, options, limit_mb=limit)
+    report = iup.cached_preview(st.session_state, store, files, options, limit)
     if report.ambiguous_dates:
         default = 1 if store.get_setting(DAY_FIRST_SETTING, False) else 0
         st.radio("Some dates fit both orders (e.g. " + report.ambiguous_dates[0]["example"] + "). They are:",

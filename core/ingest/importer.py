@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,6 +235,10 @@ def _rejects(ctx: StageContext) -> None:
 def _write_rejects_file(cur: duckdb.DuckDBPyConnection, file_hash: str) -> Path:
     """All rejected rows as a CSV the analyst can download, safe to open in a spreadsheet."""
     REJECTS_DIR.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - 24 * 3600  # downloads are offered for the session, not kept forever
+    for old in REJECTS_DIR.glob("*.csv"):
+        if old.stat().st_mtime < stale:
+            old.unlink(missing_ok=True)
     path = REJECTS_DIR / f"{file_hash[:16]}-{uuid.uuid4().hex[:8]}.csv"
     # Spreadsheets run cells starting with = + - @ tab CR as formulas: prefix an apostrophe.
     safe = "CASE WHEN left({0}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN chr(39) || {0} ELSE {0} END"

@@ -10,13 +10,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from core.errors import ValidationError
 from core.ingest.formats import all_formats
-from core.ingest.importer import ImportReport
+from core.ingest.context import ImportOptions
+from core.ingest.importer import ImportReport, preview
 from core.ingest.sniff import SourceFile, sniff
 from core.store import Store
 
@@ -85,3 +88,20 @@ def mapping_from_choices(target: str, choices: dict[str, str | None], defaults: 
     """Build a mapping dict from the page's per-field choices (None = not mapped)."""
     return {"target": target, "columns": {f: c for f, c in choices.items() if c},
             "defaults": {f: v for f, v in (defaults or {}).items() if v}}
+
+
+def cached_preview(cache: MutableMapping[str, Any], store: Store, files: list[SourceFile], options: ImportOptions,
+                   limit_mb: int) -> ImportReport:
+    """``preview`` once per (files, options, database state): the page reruns on every click.
+
+    ``cache`` is any mutable mapping (the page passes its session state).
+    """
+    key = repr((sorted(str(f.path) for f in files), options, limit_mb,
+                store.one("SELECT count(*), max(import_id), count(*) FILTER (WHERE status = 'undone') "
+                          "FROM import_log")))
+    hit = cache.get("data.preview_cache")
+    if hit and hit[0] == key:
+        return hit[1]
+    report = preview(store, files, options, limit_mb=limit_mb)
+    cache["data.preview_cache"] = (key, report)
+    return report

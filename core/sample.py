@@ -25,7 +25,8 @@ import io
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -681,6 +682,32 @@ def sample_files(directory: str | Path = SAMPLE_DIR) -> dict[str, Path]:
 def load_sample(store: Store, directory: str | Path = SAMPLE_DIR) -> dict[str, int]:
     """Load the sample CSV files into ``store`` in one transaction; return rows per table."""
     files = sample_files(directory)
+    with _unordered_inserts(store):
+        return _load_files(store, files)
+
+
+@contextmanager
+def _unordered_inserts(store: Store) -> Iterator[None]:
+    """Let DuckDB write row groups in parallel during a bulk load, then restore the setting.
+
+    With insertion order preserved, a large ``INSERT ... FROM read_csv`` into a
+    database file is written to the WAL and rewritten by a slow checkpoint on
+    close; measured on 1.9 million events this made the load ~1.5x slower.
+    Row order in tables carries no meaning here (queries sort explicitly).
+    """
+    cur = store.cursor()
+    try:
+        previous = bool(cur.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
+        cur.execute("SET preserve_insertion_order = false")
+        try:
+            yield
+        finally:
+            cur.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
+    finally:
+        cur.close()
+
+
+def _load_files(store: Store, files: dict[str, Path]) -> dict[str, int]:
     counts = {}
     with store.transaction() as cur:
         for table in SAMPLE_TABLES:

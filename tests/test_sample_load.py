@@ -24,6 +24,8 @@ def test_load_into_memory_matches_ground_truth_counts(store):
     assert store.count("events") == counts["events"]
     assert store.scalar("SELECT count(DISTINCT source) FROM events") == 1
     assert store.scalar("SELECT min(source) FROM users") == "sample"
+    # The bulk-load setting is put back afterwards.
+    assert store.scalar("SELECT current_setting('preserve_insertion_order')") is True
 
 
 def test_types_and_ranges(sample_store):

@@ -38,6 +38,9 @@ def show_plan(plan: Plan, key: str) -> None:
             st.info(f"{seg.segment.name}: {seg.reason}")
         if seg.sample_size is not None and not seg.sample_size.enough and not seg.do_not_send:
             st.warning(f"{seg.segment.name}: {seg.sample_size.message}", icon="📏")
+        thin = [a.variant_id for a in seg.arms if a.thin_data]
+        if thin:
+            st.caption(f"{seg.segment.name}: predictions for {', '.join(thin)} rest on little comparable data.")
         if seg.over_frequency:
             done = "excluded" if seg.excluded_user_ids else "not excluded (tick the box to exclude them)"
             st.caption(f"{seg.segment.name}: {seg.over_frequency:,} users would get more than "
@@ -61,7 +64,11 @@ build_tab, review_tab = st.tabs(["Build a plan", "Review, approve & export"])
 
 with build_tab:
     # TODO(strategy): call common.get_predictor() directly once the prediction helper has added it.
-    predictor = common.get_predictor() if hasattr(common, "get_predictor") else None
+    try:
+        predictor = common.get_predictor() if hasattr(common, "get_predictor") else None
+    except CopyLiftError as err:  # e.g. a model file that fails its hash check
+        show_error(err)
+        predictor = None
     variants = variant_options(store)
     working = variants[variants["in_working_set"]]
     if predictor is None:

@@ -34,6 +34,7 @@ from core.strategy import CONTROL_ARM, SegmentPlan, StrategyRecord, approval_of,
 EXPORT_FORMAT = "copylift-strategy-export/1"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORTABLE = ("approved", "exported", "measured")
+XLSX_MAX_ASSIGNMENTS = 100_000
 # Keys of a variant's settings_json worth lifting to the top of its manifest entry.
 GENERATION_KEYS = ("temperature", "top_p", "top_k", "seed", "max_new_tokens", "repetition_penalty", "do_sample")
 MODEL_VERSION_KEYS = ("model_version", "model_revision", "model_sha256", "model_hash")
@@ -329,7 +330,10 @@ def build_export(
     data[f"{stem}-manifest.json"] = to_json_bytes(manifest)
     data[f"{stem}-plan.json"] = to_json_bytes({"manifest": manifest, "rows": _records(rows)})
     manifest_sheet = pd.DataFrame(_flatten(manifest), columns=["key", "value"])
-    data[f"{stem}.xlsx"] = to_xlsx_bytes({"plan": rows, "manifest": manifest_sheet, "assignments": assignments})
+    sheets = {"plan": rows, "manifest": manifest_sheet}
+    if len(assignments) <= XLSX_MAX_ASSIGNMENTS:  # openpyxl needs ~20 s per million rows; the CSV has them all
+        sheets["assignments"] = assignments
+    data[f"{stem}.xlsx"] = to_xlsx_bytes(sheets)
     return ExportBundle(record.strategy_id, record.version, data)
 
 

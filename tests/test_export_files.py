@@ -69,6 +69,8 @@ def test_csv_and_xlsx_neutralize_formula_text(store, tmp_path):
     wb = load_workbook(io.BytesIO(_files(bundle, ".xlsx")))
     cells = [c for row in wb["plan"].iter_rows() for c in row]
     assert not any(c.data_type == "f" for c in cells)
+    assert wb.sheetnames == ["plan", "manifest", "assignments"]
+    assert wb["assignments"].max_row == len(USERS) - 2 + 1  # header + everyone not excluded
     xtexts = [r[7] for r in wb["plan"].iter_rows(min_row=2, values_only=True)]
     assert all(t.startswith("'") for t in xtexts)
     # JSON keeps the text exactly as written (send tools need the real copy)

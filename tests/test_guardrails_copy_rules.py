@@ -155,3 +155,18 @@ def test_near_duplicates():
 
 def test_preview_renders_tokens():
     assert render_preview("{first_name}, {product} 20% off", brief(), "Sam") == "Sam, Trail Running Shoes 20% off"
+
+
+def test_made_up_greeting_names_and_dangling_text():
+    assert "placeholder" in failed("Hi Sarah, 20% off your run")
+    assert "placeholder" not in failed("Hi {first_name}, 20% off your run")
+    assert "unfinished" in failed("Hi Trail Running Shoes,", from_model=True)
+
+
+def test_first_sentences_trims_run_on_model_text():
+    from core.generation.guardrails import first_sentences
+
+    text = "20% off Trail Running Shoes! Our shoes are made for long days on rough trails and more."
+    assert first_sentences(text, 60) == "20% off Trail Running Shoes!"
+    assert first_sentences("short one", 60) == "short one"
+    assert first_sentences("x" * 80, 60) == ""

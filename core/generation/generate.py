@@ -18,7 +18,9 @@ from dataclasses import dataclass, field, replace
 
 from core.errors import GenerationError
 from core.generation.brief import LANGUAGES, Brief
-from core.generation.guardrails import GuardrailReport, check_copy, clean_model_text, is_near_duplicate
+from core.generation.guardrails import (
+    GuardrailReport, check_copy, clean_model_text, first_sentences, is_near_duplicate,
+)
 from core.generation.model import LanguageModel
 from core.generation.prompt import Prompt, prepare_prompt
 from core.generation.settings import GenerationSettings
@@ -125,6 +127,10 @@ def generate_copy(
         generated += len(samples)
         for raw, finished in samples:
             text = clean_model_text(raw)
+            short = first_sentences(text, brief.limit)
+            if short and short != text:
+                # The model ran on past the channel's length; its opening sentences are the copy.
+                text, finished = short, True
             report = check_copy(text, brief, known_names=known_names, finished=finished, from_model=True)
             variant = Variant(text=text, report=report, seed=seed, raw=raw)
             if not report.clean:

@@ -68,7 +68,8 @@ _PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{7,}\d(?!\w)")
 _EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u2190-\u21FF\u231A-\u23FF\uFE0F]")
 _OFF_TASK = re.compile(
     r"\b(?:subject line|push notification|here(?:'s| is) (?:a|an|the|your|my)|as an ai|i (?:can|cannot|can't|will|would)"
-    r"|sure[,!]|certainly|email address|your name|the brief|marketing copy|variant)\b", re.I)
+    r"|sure[,!]|certainly|email address|your name|the brief|marketing copy|variant|i'?m sorry|apologi[sz]e"
+    r"|i'?m (?:here|so glad|happy to)|ladies and gentlemen|bonjour|bien s[uû]r)\b", re.I)
 _LABEL = re.compile(r"^\s*(?:\**\s*)?(?:email\s+)?(?:subject(?:\s+line)?|push(?:\s+notification)?|sms|banner|headline|text|copy|message)\s*\d*\s*[:\-]\s*", re.I)
 _GREETING = re.compile(r"(?:\b(?i:hi|hey|hello|dear|psst|yo)\s+([A-Z][a-z']+)\b)|(?:^\W*([A-Z][a-z']+)\s*[,:!])", re.M)
 _NAME_WORDS = frozenset(
@@ -126,6 +127,14 @@ class GuardrailReport:
     def from_dict(cls, raw: dict) -> "GuardrailReport":
         checks = tuple(Check(c["name"], bool(c["passed"]), c.get("message", "")) for c in raw.get("checks", []))
         return cls(checks=checks, override_reason=raw.get("override_reason"))
+
+
+def first_sentences(text: str, limit: int) -> str:
+    """The longest run of whole sentences from the start that fits ``limit`` ('' if none does)."""
+    if len(text) <= limit:
+        return text
+    cuts = [m.end() for m in re.finditer(r"[.!?](?=\s)", text) if m.end() <= limit]
+    return text[: cuts[-1]].strip() if cuts else ""
 
 
 def clean_model_text(raw: str) -> str:
@@ -269,7 +278,9 @@ def check_copy(
     short = len(text.strip()) < MIN_CHARS
     checks: list[Check] = [Check("empty", not short, f"under {MIN_CHARS} characters: not copy yet" if short else "")]
     if from_model:
-        checks.append(Check("unfinished", finished, "" if finished else "cut off at the token limit"))
+        dangling = text.rstrip().endswith((",", ":", ";", "-", "("))
+        checks.append(Check("unfinished", finished and not dangling,
+                            "" if finished and not dangling else "stops mid-sentence"))
         chatter = _OFF_TASK.search(text)
         checks.append(Check("off_task", chatter is None, f"talks about the task ({chatter.group(0)!r})" if chatter else ""))
     offer = _offer_problems(text, brief)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from core.brand import BrandVoice
-from core.channels import CHANNEL_FORMATS, CHANNEL_NAMES
+from core.channels import CHANNEL_FORMATS
 from core.errors import CopyLiftError, ValidationError
 from core.generation.brief import LANGUAGES, Brief
 from core.store import Store
@@ -147,13 +147,15 @@ def segment_features(store: Store, segment_ref: dict | None) -> tuple[str, pd.Da
 
 
 def _example_brief(row: pd.Series, channel: str, voice: BrandVoice) -> Brief | None:
-    offer = str(row["offer_type"] or "none").lower()
+    offer = str(row["offer_type"]).lower() if isinstance(row["offer_type"], str) else "none"
     offer = {"percent_off": "percent", "amount_off": "amount", "shipping": "free_shipping"}.get(offer, offer)
     value = None if pd.isna(row["offer_value"]) or offer not in ("percent", "amount") else float(row["offer_value"])
+    def text(key: str) -> str | None:  # pandas gives NaN, not None, for missing strings
+        return row[key] if isinstance(row[key], str) and row[key].strip() else None
+
     try:
-        return Brief(product=row["title"] or row["category"] or "our range", channel=channel, offer_type=offer,
-                     offer_value=value, promo_code=row["promo_code"] or None, brand_voice=voice,
-                     category=row["category"] or None)
+        return Brief(product=text("title") or text("category") or "our range", channel=channel, offer_type=offer,
+                     offer_value=value, promo_code=text("promo_code"), brand_voice=voice, category=text("category"))
     except CopyLiftError:
         return None
 
@@ -218,8 +220,7 @@ def _offer_line(brief: Brief) -> str:
 def brief_text(brief: Brief, audience: str = "") -> str:
     """The user turn for one brief."""
     lines = [
-        f"Write {CHANNEL_FORMATS[brief.channel]} ({CHANNEL_NAMES[brief.channel]}, at most {brief.limit} characters).",
-        f"Product: {brief.product}.",
+        f"Write {CHANNEL_FORMATS[brief.channel]}, under {brief.limit} characters, for {brief.product}.",
         _offer_line(brief),
         f"Tone: {brief.tone}.",
     ]

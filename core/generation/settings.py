@@ -68,7 +68,7 @@ class GenerationSettings:
 
 # Short channels want short, safe lines; longer ones can afford more tokens.
 CHANNEL_DEFAULTS: dict[str, GenerationSettings] = {
-    "email_subject": GenerationSettings(temperature=0.8, max_new_tokens=28),
+    "email_subject": GenerationSettings(temperature=0.7, max_new_tokens=32),
     "push": GenerationSettings(temperature=0.8, max_new_tokens=48),
     "sms": GenerationSettings(temperature=0.75, max_new_tokens=64),
     "banner": GenerationSettings(temperature=0.8, max_new_tokens=36),

@@ -1,0 +1,138 @@
+"""Command line: ``python -m core.prediction train|evaluate|score``.
+
+Same code path as the Predict page:
+
+* ``train --db PATH [--outcome conversion] [--fast]`` trains and saves a new model version;
+* ``evaluate [--db PATH]`` prints the held-out evaluation as JSON;
+* ``score --db PATH --segment NAME --variants FILE.csv [--control ID] [--send-size N] [--out FILE]``
+  writes predicted rate, interval, lift and reasons per variant as CSV (stdout by default).
+  The variants file needs ``copy_text`` and ``channel``; ``variant_id``, ``offer_type``,
+  ``offer_value``, ``promo_code``, ``category`` and ``is_control`` are optional.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from core.config import load_config
+from core.errors import CopyLiftError, NotFoundError, ValidationError
+from core.store import Store
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@contextmanager
+def open_store(db: str | None):
+    """The given database (or the app's), with the sample data loaded when it is empty."""
+    cfg = load_config()
+    with Store(db or cfg.db_path) as store:
+        if store.is_empty() and store.count("variant_results") == 0:
+            from core.sample import load_sample
+
+            load_sample(store)
+        yield store
+
+
+def _find_segment(store: Store, name: str | None):
+    if not name or name.lower() in ("all", "all customers"):
+        return None
+    from core.segments import list_segments
+
+    for seg in list_segments(store):
+        if name in (seg.name, seg.segment_id):
+            return seg
+    raise NotFoundError(f"segment {name!r} not found; list them on the Segments page")
+
+
+def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Neutralize text cells a spreadsheet would run as a formula."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return out
+
+
+def read_variants_csv(path: Path) -> pd.DataFrame:
+    """Variants to score from a CSV file; checks the required columns."""
+    try:
+        frame = pd.read_csv(path, dtype={"variant_id": str, "copy_text": str, "channel": str})
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValidationError(f"cannot read {path}: {err}") from err
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    missing = [c for c in ("copy_text", "channel") if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"{path} lacks column(s) {', '.join(missing)}; add them (line 1 is the header)")
+    for i, channel in enumerate(frame["channel"], start=2):
+        from core.migrations import CHANNELS
+
+        if channel not in CHANNELS:
+            raise ValidationError(f"{path} line {i}: channel {channel!r} is not one of {', '.join(CHANNELS)}")
+    if "variant_id" not in frame.columns:
+        frame["variant_id"] = [f"row{i}" for i in range(2, len(frame) + 2)]
+    return frame
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.prediction")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train and save a new model version")
+    t.add_argument("--db")
+    t.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
+    t.add_argument("--fast", action="store_true", help="small model settings (seconds)")
+    e = sub.add_parser("evaluate", help="held-out evaluation as JSON")
+    e.add_argument("--db")
+    e.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
+    e.add_argument("--fast", action="store_true")
+    s = sub.add_parser("score", help="score variants for a segment, CSV out")
+    s.add_argument("--db")
+    s.add_argument("--segment", default="All customers")
+    s.add_argument("--variants", required=True, type=Path)
+    s.add_argument("--control")
+    s.add_argument("--send-size", type=int)
+    s.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
+    s.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+
+    from core.prediction.registry import require_latest
+    from core.prediction.scoring import predict_variants, predictions_frame
+    from core.prediction.training import FAST_SETTINGS, train_model
+
+    try:
+        if args.command == "evaluate":
+            from core.prediction.evaluate import main as evaluate_main
+
+            return evaluate_main([*(["--db", args.db] if args.db else []), "--outcome", args.outcome,
+                                  *(["--fast"] if args.fast else [])])
+        with open_store(args.db) as store:
+            cfg = load_config()
+            if args.command == "train":
+                progress = lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr)  # noqa: E731
+                mv = train_model(store, cfg, args.outcome, progress,
+                                 settings=FAST_SETTINGS if args.fast else None)
+                print(json.dumps({"version": mv.version, "outcome": mv.outcome, "file": mv.file_path,
+                                  "metrics": mv.metrics}, indent=2, default=float))
+                return 0
+            predictor = require_latest(store, cfg, args.outcome)
+            variants = read_variants_csv(args.variants)
+            preds = predict_variants(store, predictor, variants, _find_segment(store, args.segment),
+                                     control_variant_id=args.control, send_size=args.send_size)
+            frame = _safe(predictions_frame(preds, predictor.outcome))
+            if args.out:
+                frame.to_csv(args.out, index=False)
+            else:
+                frame.to_csv(sys.stdout, index=False)
+            return 0
+    except CopyLiftError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

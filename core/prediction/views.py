@@ -1,0 +1,104 @@
+"""What the Predict page shows, computed here so the page stays a short script.
+
+Tidy frames for the per-variant table, the managers' segment x variant lift
+matrix, and the expected incremental conversions and revenue of a planned send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.prediction.model import Predictor
+from core.prediction.scoring import predict_variants, predictions_frame
+from core.prediction.types import VariantPrediction
+from core.store import Store
+
+
+def candidate_variants(store: Store) -> tuple[pd.DataFrame, str]:
+    """Variants to score: the Copy Lab's working set, else past variants (and which it is)."""
+    try:
+        from core.working_set import list_working_set
+
+        working = list_working_set(store)
+    except ImportError:  # the Copy Lab package is optional for prediction
+        working = pd.DataFrame()
+    if not working.empty:
+        return working.assign(is_control=False), "working set"
+    past = store.df(
+        """SELECT v.variant_id, v.campaign_id, c.name AS campaign, v.channel, v.copy_text,
+                  coalesce(v.offer_type, c.offer_type) AS offer_type,
+                  coalesce(v.offer_value, c.offer_value) AS offer_value,
+                  coalesce(v.promo_code, c.promo_code) AS promo_code,
+                  coalesce(v.category, c.category) AS category, v.is_control
+           FROM variants v LEFT JOIN campaigns c ON c.campaign_id = v.campaign_id
+           ORDER BY v.campaign_id, v.variant_id"""
+    )
+    return past, "past variants"
+
+
+def prediction_table(predictions: Sequence[VariantPrediction], variants: pd.DataFrame,
+                     outcome: str = "conversion") -> pd.DataFrame:
+    """Predictions joined with each variant's text, in percent for people to read."""
+    frame = predictions_frame(predictions, outcome)
+    text = variants[["variant_id", "copy_text", "channel"]].astype({"variant_id": str})
+    frame = frame.merge(text, on="variant_id", how="left")
+    scale = 1.0 if outcome == "revenue" else 100.0
+    for col in ("rate", "low", "high", "send_low", "send_high", "lift_pts", "lift_low", "lift_high"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce") * scale
+    frame["lift_pct"] = pd.to_numeric(frame["lift_pct"], errors="coerce") * 100
+    return frame
+
+
+def incremental_outcomes(predictions: Sequence[VariantPrediction], send_size: int,
+                         revenue_per_conversion: float) -> pd.DataFrame:
+    """Expected extra conversions and revenue over the control for a send of ``send_size``."""
+    rows = []
+    for p in predictions:
+        if p.lift_pts is None:
+            continue
+        rows.append({
+            "variant_id": p.variant_id,
+            "extra_conversions": p.lift_pts * send_size,
+            "extra_low": p.lift_low * send_size,
+            "extra_high": p.lift_high * send_size,
+            "extra_revenue": p.lift_pts * send_size * revenue_per_conversion,
+            "revenue_low": p.lift_low * send_size * revenue_per_conversion,
+            "revenue_high": p.lift_high * send_size * revenue_per_conversion,
+        })
+    return pd.DataFrame(rows)
+
+
+def revenue_per_conversion(store: Store) -> float:
+    """Mean revenue of a converted exposure (0 when there is no history)."""
+    value = store.scalar("SELECT avg(revenue) FROM exposures WHERE converted AND revenue > 0")
+    if value is None:
+        value = store.scalar("SELECT sum(revenue) / nullif(sum(conversions), 0) FROM variant_results")
+    return float(value or 0.0)
+
+
+def lift_matrix(store: Store, predictor: Predictor, variants: pd.DataFrame, segments: Sequence,
+                control_variant_id: str | None = None,
+                progress: Callable[[float, str], None] | None = None) -> pd.DataFrame:
+    """Predicted lift (points) per segment x variant, tidy: segment, variant_id, lift_pts, rate."""
+    rows = []
+    for i, seg in enumerate(segments):
+        name = getattr(seg, "name", None) or "All customers"
+        if progress:
+            progress(i / max(len(segments), 1), f"Scoring {name}")
+        try:
+            preds = predict_variants(store, predictor, variants, seg, control_variant_id, sample_size=2000)
+        except Exception as err:  # noqa: BLE001 - one empty segment must not hide the others
+            from core.errors import CopyLiftError
+
+            if not isinstance(err, CopyLiftError):
+                raise
+            continue
+        for p in preds:
+            rows.append({"segment": name, "variant_id": p.variant_id, "rate": p.rate,
+                         "lift_pts": np.nan if p.lift_pts is None else p.lift_pts})
+    if progress:
+        progress(1.0, "Done")
+    return pd.DataFrame(rows, columns=["segment", "variant_id", "rate", "lift_pts"])

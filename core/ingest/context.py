@@ -183,11 +183,12 @@ class StageContext:
 
     def num(self, src: Source, quoted: str) -> str:
         """SQL for a numeric column, with the column's decimal mark."""
-        dc = numbers.decimal_comma(self.cur, src.table, quoted, src.sniffed.delimiter)
+        scan = numbers.quick_scan(self.cur, src.table, quoted)
+        dc = numbers.decimal_comma(self.cur, src.table, quoted, src.sniffed.delimiter, scan)
         label = self.label(src, quoted)
         if dc:
             self.notes.append(f"{label}: decimal commas read as decimal points.")
-        pct = numbers.percent_count(self.cur, src.table, quoted)
+        pct = scan[1]
         if pct:
             self.notes.append(f"{label}: {pct} percentage value(s) read as fractions (12.5% = 0.125).")
         return f"cl_num({quoted}, {'TRUE' if dc else 'FALSE'})"

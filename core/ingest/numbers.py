@@ -44,8 +44,22 @@ def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimiter: str) -> bool:
+def quick_scan(cur: duckdb.DuckDBPyConnection, table: str, expr: str) -> tuple[int, int, int]:
+    """One cheap pass: values holding a comma, values holding a percent sign, values that are
+    neither plain numbers nor missing (only those need the decimal-mark analysis)."""
+    commas, percents, odd = cur.execute(
+        f"SELECT count(*) FILTER (WHERE contains({expr}, ',')), count(*) FILTER (WHERE contains({expr}, '%')), "
+        f"count(*) FILTER (WHERE TRY_CAST({expr} AS DOUBLE) IS NULL AND cl_null({expr}) IS NOT NULL) FROM {table}"
+    ).fetchone()
+    return int(commas), int(percents), int(odd)
+
+
+def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimiter: str,
+                  scan: tuple[int, int, int] | None = None) -> bool:
     """True when the column writes decimals with a comma (``3,50``; ``1.234,5``)."""
+    commas, _, odd = scan or quick_scan(cur, table, expr)
+    if not commas and (delimiter != ";" or not odd):
+        return False  # plain numbers (or a ,-separated file without commas in values): nothing to decide
     comma, dot, any_comma, dot_groups = cur.execute(
         f"SELECT count(*) FILTER (WHERE regexp_matches(s, '{_COMMA_DECIMAL}')), "
         f"count(*) FILTER (WHERE regexp_matches(s, '{_DOT_DECIMAL}')), "
@@ -58,7 +72,3 @@ def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimit
     # Only values like "1,250" or "1.000": in ;-separated (European) files the comma is the
     # decimal mark and the dot groups thousands.
     return bool(any_comma or dot_groups) and delimiter == ";"
-
-
-def percent_count(cur: duckdb.DuckDBPyConnection, table: str, expr: str) -> int:
-    return int(cur.execute(f"SELECT count(*) FROM {table} WHERE contains({expr}, '%')").fetchone()[0])

@@ -45,21 +45,20 @@ def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
 
 
 def quick_scan(cur: duckdb.DuckDBPyConnection, table: str, expr: str) -> tuple[int, int, int]:
-    """One cheap pass: values holding a comma, values holding a percent sign, values that are
-    neither plain numbers nor missing (only those need the decimal-mark analysis)."""
-    commas, percents, odd = cur.execute(
+    """One cheap pass: how many values hold a comma, a percent sign, a dot."""
+    commas, percents, dots = cur.execute(
         f"SELECT count(*) FILTER (WHERE contains({expr}, ',')), count(*) FILTER (WHERE contains({expr}, '%')), "
-        f"count(*) FILTER (WHERE TRY_CAST({expr} AS DOUBLE) IS NULL AND cl_null({expr}) IS NOT NULL) FROM {table}"
+        f"count(*) FILTER (WHERE contains({expr}, '.')) FROM {table}"
     ).fetchone()
-    return int(commas), int(percents), int(odd)
+    return int(commas), int(percents), int(dots)
 
 
 def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimiter: str,
                   scan: tuple[int, int, int] | None = None) -> bool:
     """True when the column writes decimals with a comma (``3,50``; ``1.234,5``)."""
-    commas, _, odd = scan or quick_scan(cur, table, expr)
-    if not commas and (delimiter != ";" or not odd):
-        return False  # plain numbers (or a ,-separated file without commas in values): nothing to decide
+    commas, _, dots = scan or quick_scan(cur, table, expr)
+    if not commas and (delimiter != ";" or not dots):
+        return False  # no comma anywhere (and no dot that could group thousands): nothing to decide
     comma, dot, any_comma, dot_groups = cur.execute(
         f"SELECT count(*) FILTER (WHERE regexp_matches(s, '{_COMMA_DECIMAL}')), "
         f"count(*) FILTER (WHERE regexp_matches(s, '{_DOT_DECIMAL}')), "

@@ -116,3 +116,15 @@ def test_cli_as_a_process_exits_non_zero_on_fatal_error(tmp_path):
     )
     assert proc.returncode == 1
     assert "header row is one quoted field" in json.loads(proc.stdout)["error"]
+
+
+def test_cli_uses_a_saved_mapping(tmp_path, capsys):
+    db = tmp_path / "m.duckdb"
+    with Store(db) as store:
+        save_mapping(store, "kasse", {"target": "events", "defaults": {"event_type": "purchase"},
+                                      "columns": {"user_id": "Kunde", "ts": "Wann", "price": "Betrag"}})
+    assert cli_main([str(FIX / "generic_sales.csv"), "--db", str(db), "--mapping", "kasse"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["format"] == "generic" and out["tables"] == {"events": 2}
+    assert cli_main([str(FIX / "generic_sales.csv"), "--db", str(db), "--mapping", "nope"]) == 1
+    assert "no saved mapping named 'nope'" in json.loads(capsys.readouterr().out)["error"]

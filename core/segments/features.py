@@ -3,9 +3,10 @@
 ``compute_user_features`` turns the raw ``events``, ``users``, ``campaigns``,
 ``products`` and ``exposures`` tables into one row per user, as the data stood
 at ``as_of``. The whole computation is one SQL statement (no Python loops), and
-its result is stored in ``user_features`` keyed by ``as_of``; a later call for
+its result is stored in ``user_features`` keyed by ``as_of`` (with per-user,
+per-channel campaign response in ``user_channel_response``); a later call for
 the same date reuses it until the data fingerprint (row counts, last event,
-imports) changes. Rules (``core.segments.rules``) are evaluated against this
+imports) changes. At most ``MAX_STORED_RUNS`` dates are kept. Rules (``core.segments.rules``) are evaluated against this
 table.
 
 Definitions (all windows end at ``as_of`` inclusive; "last N days" means

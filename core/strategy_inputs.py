@@ -172,7 +172,7 @@ def build_plan(
     progress: Callable[[float, str], None] | None = None,
 ) -> Plan:
     """Predict every chosen variant for every chosen segment and plan the send."""
-    from core.prediction import predict_variants
+    from core.prediction import scoring
 
     if not name.strip():
         raise ValidationError("give the strategy a name")
@@ -192,7 +192,7 @@ def build_plan(
         rows = variant_rows(store, chosen + ([control_variant_id] if control_variant_id else []))
         # Only the chosen control is a control; other flagged rows would silently become the baseline.
         rows["is_control"] = rows["variant_id"].eq(control_variant_id) if control_variant_id else False
-        preds = predict_variants(
+        preds = scoring.predict_variants(
             store, predictor, rows, resolve_segment(store, ref), control_variant_id, send_size=len(members)
         )
         preds = _mark_control(list(preds), control_variant_id)

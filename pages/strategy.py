@@ -13,8 +13,7 @@ from core.strategy import (
 )
 from core.strategy_charts import allocation_chart, expected_conversions_chart, lift_chart
 from core.strategy_inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
-from pages import common
-from pages.common import get_config, get_store, show_error
+from pages.common import get_config, get_predictor, get_store, show_error
 
 MODE_LABELS = {"best": "Best predicted", "explore": "Explore (Thompson sampling)", "manual": "Manual shares"}
 MIME = {"csv": "text/csv", "json": "application/json",
@@ -63,9 +62,8 @@ if "strategy.flash" in st.session_state:
 build_tab, review_tab = st.tabs(["Build a plan", "Review, approve & export"])
 
 with build_tab:
-    # TODO(strategy): call common.get_predictor() directly once the prediction helper has added it.
     try:
-        predictor = common.get_predictor() if hasattr(common, "get_predictor") else None
+        predictor = get_predictor()
     except CopyLiftError as err:  # e.g. a model file that fails its hash check
         show_error(err)
         predictor = None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import core.prediction
+import core.prediction.scoring
 import pages.common
 from core.prediction.types import VariantPrediction
 from core.store import Store
@@ -64,8 +64,8 @@ def _seed_db(path):
 @pytest.fixture
 def page(app_env, monkeypatch):
     _seed_db(app_env / "data" / "copylift.duckdb")
-    monkeypatch.setattr(pages.common, "get_predictor", lambda: FakePredictor(), raising=False)
-    monkeypatch.setattr(core.prediction, "predict_variants", fake_predict_variants, raising=False)
+    monkeypatch.setattr(pages.common, "get_predictor", lambda: FakePredictor())
+    monkeypatch.setattr(core.prediction.scoring, "predict_variants", fake_predict_variants)
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     at.switch_page("pages/strategy.py").run()
@@ -127,7 +127,7 @@ def test_send_back_needs_a_comment(page):
 
 def test_empty_state_without_predictor(app_env, monkeypatch):
     _seed_db(app_env / "data" / "copylift.duckdb")
-    monkeypatch.setattr(pages.common, "get_predictor", lambda: None, raising=False)
+    monkeypatch.setattr(pages.common, "get_predictor", lambda: None)
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     at.switch_page("pages/strategy.py").run()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,7 +54,10 @@ def main() -> None:
         print(f"{r['users']:>10,} {r['stable_assign_s']:>11.4f} {r['numpy_rng_s']:>14.5f} {r['ratio']:>7.1f} "
               f"{r['assignments_csv_s']:>8.3f}")
     print(f"Thompson allocation, 4 variants x 10,000 draws: {thompson * 1000:.1f} ms")
-    print(json.dumps({"bench": "strategy_export", "sizes": results, "thompson_10k_draws_ms": round(thompson * 1000, 2)}))
+    load = round(os.getloadavg()[0], 1)
+    print(f"Load average (1 min) during the run: {load}")
+    print(json.dumps({"bench": "strategy_export", "sizes": results, "thompson_10k_draws_ms": round(thompson * 1000, 2),
+                      "load_avg_1m": load}))
 
 
 if __name__ == "__main__":

@@ -125,6 +125,20 @@ def test_send_back_needs_a_comment(page):
     assert any("comment is required" in e.value for e in at.error)
 
 
+def test_manual_shares_are_validated_on_the_page(page):
+    at = page
+    at.text_input(key="strategy.name").input("Manual")
+    at.radio(key="strategy.mode").set_value("manual")
+    at.text_input(key="strategy.manual.0").input("v1=50, v2=50")
+    at.button(key="strategy.build").click().run()
+    assert not at.exception
+    assert any("not 100%" in e.value for e in at.error) and "strategy.plan" not in at.session_state
+    at.text_input(key="strategy.manual.0").input("v1=60, v2=30")
+    at.button(key="strategy.build").click().run()
+    arms = at.session_state["strategy.plan"]["segments"][0]["arms"]
+    assert [round(a["share"], 2) for a in arms] == [0.1, 0.6, 0.3]
+
+
 def test_empty_state_without_predictor(app_env, monkeypatch):
     _seed_db(app_env / "data" / "copylift.duckdb")
     monkeypatch.setattr(pages.common, "get_predictor", lambda: None)

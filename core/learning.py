@@ -259,6 +259,7 @@ def campaign_arms(store: Store, campaign_id: str, control_variant_id: str | None
         sends=("sends", "sum"), conversions=("conversions", "sum"), revenue=("revenue", "sum"),
         is_control=("is_control", "any"),
     )
+    frame[["sends", "conversions"]] = frame[["sends", "conversions"]].astype(int)
     if control_variant_id is not None:
         if control_variant_id not in set(frame["variant_id"]):
             raise NotFoundError(f"control {control_variant_id} is not an arm of campaign {campaign_id}")
@@ -602,4 +603,17 @@ def readout_table(result: Readout) -> pd.DataFrame:
                 "" if pd.isna(a) else f"{a:.3f} to {b:.3f}" for a, b in zip(t["revenue_low"], t["revenue_high"])
             ],
         }
+    )
+
+
+def unplanned_campaigns(store: Store) -> pd.DataFrame:
+    """Campaigns with results but no strategy id (past or imported A/B tests), with at least two arms."""
+    return store.df(
+        """WITH measured AS (
+               SELECT variant_id FROM variant_results WHERE strategy_id IS NULL
+               UNION SELECT DISTINCT variant_id FROM exposures WHERE strategy_id IS NULL)
+           SELECT v.campaign_id, any_value(c.name) AS name, count(DISTINCT v.variant_id) AS arms
+           FROM variants v JOIN measured USING (variant_id) LEFT JOIN campaigns c USING (campaign_id)
+           WHERE v.campaign_id IS NOT NULL GROUP BY v.campaign_id HAVING count(DISTINCT v.variant_id) >= 2
+           ORDER BY v.campaign_id"""
     )

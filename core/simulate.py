@@ -83,11 +83,12 @@ class SimulationResult:
 
 
 # -- adapters to the predictor -----------------------------------------------------------
-def _train(store: Store, cfg: AppConfig, settings: SimulationSettings):
+def _train(store: Store, cfg: AppConfig, settings: SimulationSettings, training=None):
     from core.prediction.training import FAST_SETTINGS, train_model
 
-    return train_model(store, cfg, outcome="conversion", settings=FAST_SETTINGS if settings.fast_model else None,
-                       note="simulation")
+    if training is None and settings.fast_model:
+        training = FAST_SETTINGS
+    return train_model(store, cfg, outcome="conversion", settings=training, note="simulation")
 
 
 def _load(store: Store, cfg: AppConfig):
@@ -230,12 +231,16 @@ def run_simulation(
     settings: SimulationSettings = SimulationSettings(),
     sample_dir: str | Path = SAMPLE_DIR,
     progress: Callable[[str], None] | None = None,
+    training=None,
 ) -> SimulationResult:
-    """Run the plan -> send -> upload -> retrain loop on a store loaded with the sample data."""
+    """Run the plan -> send -> upload -> retrain loop on a store loaded with the sample data.
+
+    ``training`` overrides the predictor's ``TrainingSettings`` (tests pass a tiny model).
+    """
     from core.response_model import ResponseModel
 
-    say = progress or (lambda msg: None)
     started = time.perf_counter()
+    say = (lambda msg: progress(f"{time.perf_counter() - started:7.1f}s  {msg}")) if progress else (lambda msg: None)
     truth = ResponseModel.load(sample_dir)
     rng = np.random.default_rng(settings.seed)
     variants = candidate_variants(settings)
@@ -246,7 +251,7 @@ def run_simulation(
     predictor = _load(store, cfg)
     if predictor is None:
         say("training the first model on the sample history")
-        _train(store, cfg, settings)
+        _train(store, cfg, settings, training)
         predictor = _load(store, cfg)
     observed = pd.DataFrame(columns=["segment_name", "variant_id", "sends", "conversions"])
     rounds, cells = [], []
@@ -281,9 +286,10 @@ def run_simulation(
             "cells": len(cell),
             "coverage_90": float(cell["inside"].mean()),
         })
-        say(f"round {r}: retrain")
-        _train(store, cfg, settings)
-        predictor = _load(store, cfg)
+        if r < settings.rounds:  # the last round's results would only feed a plan nobody makes
+            say(f"round {r}: retrain")
+            _train(store, cfg, settings, training)
+            predictor = _load(store, cfg)
     return SimulationResult(pd.DataFrame(rounds), pd.concat(cells, ignore_index=True), settings,
                             time.perf_counter() - started)
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import learning, results_charts as charts, trust as trust_checks
 from core.errors import CopyLiftError
+from core.experiments import readout
 from core.ingest import ImportOptions, preview, run_import
 from core.ingest import uploads as iup
 from pages.common import SEGMENT_KEY, get_config, get_store, show_error
@@ -121,6 +122,24 @@ def allocation_section(sid: str) -> None:
         st.success(f"Saved version {saved.version} of {sid} (status: {saved.status}).")
 
 
+def unplanned_section() -> None:
+    campaigns = learning.unplanned_campaigns(store)
+    if campaigns.empty:
+        return
+    with st.expander(f"Read out a campaign that was not planned here ({len(campaigns)} with results)"):
+        names = dict(zip(campaigns["campaign_id"], campaigns["name"].fillna("")))
+        cid = st.selectbox("Campaign", list(names), format_func=lambda c: f"{c} {names[c]}", key="results.campaign")
+        arms = learning.campaign_arms(store, cid)
+        flagged = arms.loc[arms["is_control"], "variant_id"].tolist()
+        ids = arms["variant_id"].tolist()
+        control = st.selectbox("Control arm", ids, index=ids.index(flagged[0]) if flagged else 0,
+                               key="results.campaign_control")
+        result = readout(learning.campaign_arms(store, cid, control_variant_id=control))
+        for line in result.summary:
+            st.markdown(f"- {line}")
+        st.dataframe(learning.readout_table(result), hide_index=True, width="stretch")
+
+
 def retrain_section() -> None:
     st.header("Learn: retrain the predictor")
     auto = st.toggle("Retrain automatically after every results import", value=learning.auto_retrain_enabled(store),
@@ -152,7 +171,7 @@ def retrain_section() -> None:
         st.plotly_chart(charts.movement_chart(report.movement), width="stretch", key="results.movement")
 
 
-for section in (trust_section, upload_section, readout_section, retrain_section):
+for section in (trust_section, upload_section, readout_section, unplanned_section, retrain_section):
     try:
         section()
     except CopyLiftError as err:

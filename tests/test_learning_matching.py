@@ -192,3 +192,21 @@ def test_trust_frame_pairs_predictions_with_observations(store):
     assert {"obs_rate", "pi_low", "pi_high", "inside"} <= set(trust.columns)
     with pytest.raises(NotFoundError):
         strategy_readout(store, "stg-missing")
+
+
+def test_unplanned_campaigns_are_read_out_with_a_chosen_control(store):
+    from core.experiments import readout
+    from core.learning import campaign_arms, unplanned_campaigns
+    from tests.learning_world import build_world
+
+    build_world(store, n_users=400)
+    assert list(unplanned_campaigns(store)["campaign_id"]) == ["P1", "P2"]
+    arms = campaign_arms(store, "P1").set_index("variant_id")
+    assert arms["sends"].tolist() == [400, 400] and arms.loc["P1-A", "is_control"]
+    flipped = campaign_arms(store, "P1", control_variant_id="P1-B").set_index("variant_id")
+    assert flipped.loc["P1-B", "is_control"] and not flipped.loc["P1-A", "is_control"]
+    assert readout(flipped.reset_index()).table["segment_name"].unique().tolist() == ["All customers"]
+    with pytest.raises(NotFoundError):
+        campaign_arms(store, "P1", control_variant_id="nope")
+    with pytest.raises(NotFoundError):
+        campaign_arms(store, "NOPE")

@@ -44,11 +44,11 @@ def _cells(rng, n_cells: int, shift: float) -> pd.DataFrame:
 
 
 def test_honest_model_covers_about_90_percent_and_no_drift():
-    data = add_observed(_cells(np.random.default_rng(0), 400, 0.0))
+    data = add_observed(_cells(np.random.default_rng(0), 250, 0.0))
     share = data["inside"].mean()
     assert 0.85 <= share <= 0.96
     by_version = coverage(data)
-    assert list(by_version["model_version"]) == [1, 2] and by_version["cells"].sum() == 400
+    assert list(by_version["model_version"]) == [1, 2] and by_version["cells"].sum() == 250
     report = drift_check(data)
     assert not report.drifting and "No sign of drift" in report.message
 

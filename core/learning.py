@@ -617,3 +617,13 @@ def unplanned_campaigns(store: Store) -> pd.DataFrame:
            WHERE v.campaign_id IS NOT NULL GROUP BY v.campaign_id HAVING count(DISTINCT v.variant_id) >= 2
            ORDER BY v.campaign_id"""
     )
+
+
+def mark_measured(store: Store, strategy_id: str, author: str | None = None):
+    """Record that an exported strategy's results are in (a new ``measured`` version; same plan)."""
+    from core.strategy import load_strategy, set_status
+
+    current = load_strategy(store, strategy_id)
+    if current.status != "exported":
+        return current
+    return set_status(store, strategy_id, "measured", author=author, comment="results imported")

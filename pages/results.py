@@ -65,6 +65,8 @@ def upload_section() -> None:
             messages = [("success", result.message)]
             for sid in sids:
                 match = learning.match_stored(store, sid)
+                if match.strategy_found:
+                    learning.mark_measured(store, sid, author="results page")
                 messages += [("info" if i == 0 and match.strategy_found else "warning", m)
                              for i, m in enumerate(match.messages)]
             if result.import_id and learning.auto_retrain_enabled(store):

@@ -58,7 +58,10 @@ def upload_section() -> None:
     for issue in report.issues:
         st.warning(issue)
     st.dataframe(report.preview_rows, hide_index=True, width="stretch")
-    if st.button("Import results", type="primary", key="results.import"):
+    accept = not report.rows_rejected or st.checkbox(
+        f"Import the {report.rows_accepted:,} other rows without the {report.rows_rejected:,} rejected ones",
+        key="results.accept_rejects")
+    if st.button("Import results", type="primary", key="results.import", disabled=not accept):
         with st.status("Importing results…", expanded=True) as status:
             result = run_import(store, files, options, limit_mb=limit)
             sids = learning.strategies_in_import(store, result.import_id) if result.import_id else []

@@ -12,7 +12,9 @@ Helpers (waits, selectors, screenshots) live in ``harness.py``.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -60,6 +62,34 @@ def browser():
 
 
 # -- the sample database ------------------------------------------------------------
+@pytest.fixture(scope="session")
+def converted_model(tmp_path_factory) -> Path:
+    """The default language model converted once per session (the app's own code, manifest and all).
+
+    Modules that set ``NEEDS_MODEL = True`` get a hard-linked copy in their data
+    folder, so the one-time GGUF conversion (~20 s) is paid once, not per server.
+    """
+    from core.config import load_config
+    from core.generation.model import ensure_converted, resolve_source
+
+    data_dir = tmp_path_factory.mktemp("e2e-model") / "data"
+    cfg = load_config(env={"COPYLIFT_DATA_DIR": str(data_dir)})
+    ensure_converted(cfg, resolve_source(None))
+    return cfg.model_cache_dir
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    # Hard links when possible: the fp32 weights are ~0.5 GB.
+    shutil.copytree(src, dst, copy_function=_link_or_copy, dirs_exist_ok=True)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 @pytest.fixture(scope="module")
 def app_server(request, tmp_path_factory, sample_db_file) -> Iterator[AppServer]:
     """One server per test module, on a fresh copy of the session's sample database."""
@@ -67,6 +97,8 @@ def app_server(request, tmp_path_factory, sample_db_file) -> Iterator[AppServer]
     extra_env = getattr(request.module, "SERVER_ENV", None)
     name = request.module.__name__.rsplit(".", 1)[-1]
     data_dir = tmp_path_factory.mktemp(f"e2e-{name}") / "data"
+    if getattr(request.module, "NEEDS_MODEL", False):
+        _link_tree(request.getfixturevalue("converted_model"), data_dir / "models")
     server = start_server(data_dir, template=sample_db_file, seed=seed, extra_env=extra_env, name=name)
     yield server
     stop_server(server.process)

@@ -1,0 +1,240 @@
+"""Four people using one CopyLift server at once: does anything deadlock, slow to a crawl or get lost?
+
+A real ``streamlit run`` server and real browsers (Debian's Chromium through
+Playwright, one browser per simulated user, each its own Streamlit session).
+The actions are the app's heavy ones, driven through the pages exactly as a
+person would:
+
+- ``generate``: Copy Lab, write a brief, Generate with the real default model,
+  add the first variant to the working set (+1 ``variants`` row);
+- ``import``: Data page, upload the real Shopify orders export, accept leaving
+  out its rejected row, Import (+120 events, +1 ``import_log`` row, ...);
+- ``retrain``: Predict page, quick model, Retrain (+1 ``model_versions`` row).
+
+Phase "1 user": a fresh server runs one generate, one import and one retrain,
+one after the other; each action's wall time and its row-count delta are the
+baseline. Phase "4 users": a second fresh server (same starting database) runs
+generate, generate, import and retrain at the same moment. Afterwards the
+database must hold exactly the starting rows plus the sum of the baseline
+deltas (two generations), every action must have finished, and none may have
+shown an error. The model cache is converted once and shared by both servers.
+
+Usage: ``python benchmarks/bench_concurrency.py [--timeout 600]``. Prints a
+table, then one JSON line with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for extra in (ROOT, ROOT / "tests" / "e2e"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+from harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DB_NAME,
+    click,
+    exceptions,
+    goto_page,
+    key,
+    open_app,
+    rerun,
+    start_server,
+    stop_server,
+    upload,
+    wait_text,
+)
+
+SHOPIFY = ROOT.parent / "shared" / "realdata" / "shopify" / "shopify_orders_export_devstore_redacted.csv"
+CHECKED = ("variants", "events", "users", "products", "import_log", "model_versions", "exposures")
+
+
+# -- the actions, as a person does them -----------------------------------------------------
+def act_generate(page, timeout_ms: int, n: int) -> None:
+    goto_page(page, "Copy Lab")
+    page.locator(f"{key('copy.product_text')} input").fill(f"Trail running shoes, pair {n}")
+    page.locator(f"{key('copy.seed')} input").fill(str(100 + n))  # different users, different copy
+    rerun(page, page.get_by_role("button", name="Generate").click, timeout_ms)
+    page.locator(f"{key('copy.add.0')} button").wait_for(timeout=timeout_ms)
+    click(page, "copy.add.0", timeout_ms)
+
+
+def act_import(page, timeout_ms: int, n: int) -> None:
+    goto_page(page, "Data")
+    upload(page, "data.upload", SHOPIFY, timeout_ms=timeout_ms)
+    wait_text(page, "121 rows read", timeout_ms)
+    rerun(page, page.locator(f"{key('data.accept_rejects')} label").first.click, timeout_ms)
+    click(page, "data.import", timeout_ms)
+    wait_text(page, "Imported 120 of 121 rows", timeout_ms)
+
+
+def act_retrain(page, timeout_ms: int, n: int) -> None:
+    goto_page(page, "Predict")
+    page.get_by_text("Model", exact=True).first.click()
+    rerun(page, page.locator(f"{key('predict.quick')} label").first.click, timeout_ms)
+    click(page, "predict.retrain", timeout_ms)
+    wait_text(page, "trained", timeout_ms)
+
+
+ACTIONS = {"generate": act_generate, "import": act_import, "retrain": act_retrain}
+
+
+# -- running users ---------------------------------------------------------------------------
+class User(threading.Thread):
+    """One person: own Playwright, own browser, own Streamlit session; waits at a barrier to start."""
+
+    def __init__(self, url: str, action: str, n: int, barrier: threading.Barrier, timeout_ms: int) -> None:
+        super().__init__(name=f"user-{n}-{action}")
+        self.url, self.action, self.n, self.barrier, self.timeout_ms = url, action, n, barrier, timeout_ms
+        self.seconds: float | None = None
+        self.error: str | None = None
+
+    def run(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.set_default_timeout(self.timeout_ms)
+                open_app(page, self.url, self.timeout_ms)
+                self.barrier.wait()
+                started = time.perf_counter()
+                try:
+                    ACTIONS[self.action](page, self.timeout_ms, self.n)
+                    shown = exceptions(page) or page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+                    if shown:
+                        self.error = f"error shown: {shown[0][:200]}"
+                finally:
+                    self.seconds = time.perf_counter() - started
+                    browser.close()
+        except Exception as err:  # the report lists it; the run goes on so the table shows every user
+            self.error = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+            self.barrier.abort()
+
+
+def counts(db_path: Path) -> dict[str, int]:
+    from core.store import Store
+
+    with Store(db_path, read_only=True) as store:
+        return {t: store.count(t) for t in CHECKED}
+
+
+def phase(name: str, template: Path, model_cache: Path, plan: list[list[str]], timeout_ms: int,
+          work: Path) -> dict:
+    """Run ``plan`` (a list of steps; each step's actions start together) on a fresh server."""
+    data_dir = work / name / "data"
+    shutil.copytree(model_cache, data_dir / "models")
+    server = start_server(data_dir, template=template, name=f"bench-concurrency-{name}")
+    timings: list[dict] = []
+    try:
+        n = 0
+        for step in plan:
+            barrier = threading.Barrier(len(step))
+            users = []
+            for action in step:
+                n += 1
+                users.append(User(server.url, action, n, barrier, timeout_ms))
+            started = time.perf_counter()
+            for u in users:
+                u.start()
+            for u in users:
+                u.join()
+            timings.append({
+                "step_wall_s": round(time.perf_counter() - started, 2),
+                "users": [{"action": u.action, "seconds": None if u.seconds is None else round(u.seconds, 2),
+                           "error": u.error} for u in users],
+            })
+    finally:
+        stop_server(server.process)
+    counts_after_stop = counts(server.db_path)
+    before = counts(template)
+    return {"timings": timings, "before": before, "after": counts_after_stop,
+            "delta": {t: counts_after_stop[t] - before[t] for t in CHECKED}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--timeout", type=int, default=600, help="seconds one action may take")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"{CHROMIUM} is missing: run `make browser`", file=sys.stderr)
+        return 2
+    if not SHOPIFY.exists():
+        print(f"{SHOPIFY} is missing (shared/realdata next to the repository)", file=sys.stderr)
+        return 2
+    from core.config import load_config
+    from core.generation.model import ensure_converted, resolve_source
+    from core.sample import load_sample
+    from core.store import Store
+
+    timeout_ms = args.timeout * 1000
+    work = Path(tempfile.mkdtemp(prefix="copylift-bench-concurrency-"))
+    try:
+        template = work / "template" / DB_NAME
+        with Store(template) as store:
+            load_sample(store)
+        cfg = load_config(env={"COPYLIFT_DATA_DIR": str(work / "model")})
+        ensure_converted(cfg, resolve_source(None))
+
+        single = phase("1-user", template, cfg.model_cache_dir, [["generate"], ["import"], ["retrain"]],
+                       timeout_ms, work)
+        multi = phase("4-users", template, cfg.model_cache_dir, [["generate", "generate", "import", "retrain"]],
+                      timeout_ms, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    one = {u["action"]: u for step in single["timings"] for u in step["users"]}
+    # Expected rows for 4 users: the 1-user phase's total (generate + import + retrain on the
+    # same starting database) plus one more generate, which adds one working-set variant.
+    expected = dict(single["delta"])
+    expected["variants"] += 1
+    errors = [f"{p}: {u['action']}: {u['error']}" for p, ph in (("1 user", single), ("4 users", multi))
+              for step in ph["timings"] for u in step["users"] if u["error"]]
+    rows_ok = multi["delta"] == expected
+
+    print(f"{'action':<10}{'1 user (s)':>12}{'4 users (s)':>13}{'slowdown':>10}")
+    four = {}
+    for u in multi["timings"][0]["users"]:
+        four.setdefault(u["action"], []).append(u["seconds"])
+    table = {}
+    for action in ACTIONS:
+        alone = one.get(action, {}).get("seconds")
+        together = [s for s in four.get(action, []) if s is not None]
+        worst = max(together) if together else None
+        slow = round(worst / alone, 2) if alone and worst else None
+        table[action] = {"one_user_s": alone, "four_users_s": together, "slowdown": slow}
+        print(f"{action:<10}{alone if alone is not None else float('nan'):>12.1f}"
+              f"{', '.join(f'{s:.1f}' for s in together):>13}{slow if slow else float('nan'):>10.2f}")
+    print(f"4 users, all done in {multi['timings'][0]['step_wall_s']:.1f} s "
+          f"(1 user, one after the other: {sum(s['step_wall_s'] for s in single['timings']):.1f} s)")
+    print(f"rows added, 1 user: {single['delta']}")
+    print(f"rows added, 4 users: {multi['delta']} (expected {expected}): {'OK' if rows_ok else 'MISMATCH'}")
+    for e in errors:
+        print("ERROR", e)
+    load = round(os.getloadavg()[0], 1)
+    print(f"(1-minute load average at the end: {load} on {os.cpu_count()} CPUs)")
+    print(json.dumps({
+        "benchmark": "bench_concurrency", "load_average": load, "actions": table,
+        "four_users_wall_s": multi["timings"][0]["step_wall_s"],
+        "one_user_sequential_wall_s": round(sum(s["step_wall_s"] for s in single["timings"]), 2),
+        "rows_delta_one_user": single["delta"], "rows_delta_four_users": multi["delta"],
+        "rows_expected_four_users": expected, "rows_ok": rows_ok, "errors": errors,
+        "ok": rows_ok and not errors,
+    }))
+    return 0 if rows_ok and not errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -81,6 +81,9 @@ def _oracle(store: Store, test: TrainingData, truth_dir: Path):
     return truth.probability(traits, copy.iloc[codes].reset_index(drop=True)), truth
 
 
+MAX_SEGMENTS = 12
+
+
 def _segment_rates(store: Store, predictors: dict, truth, test_variants: pd.DataFrame) -> dict:
     """Spearman between predicted and true variant x segment rates, per predictor."""
     from core.response_model import copy_frame
@@ -90,7 +93,7 @@ def _segment_rates(store: Store, predictors: dict, truth, test_variants: pd.Data
                       [c if isinstance(c, str) else None for c in test_variants["category"]])
     known = set(truth.traits["user_id"].astype(str))
     true_rates, predicted = [], {name: [] for name in predictors}
-    segments = [None, *list_segments(store)]
+    segments = [None, *list_segments(store)][:MAX_SEGMENTS]
     used = 0
     for seg in segments:
         members = segment_members(store, seg)
@@ -102,7 +105,7 @@ def _segment_rates(store: Store, predictors: dict, truth, test_variants: pd.Data
         for i in range(len(copy)):
             true_rates.append(float(truth.probability(traits, copy.iloc[[i]]).mean()))
         for name, pred in predictors.items():
-            preds = predict_variants(store, pred, test_variants, seg, sample_size=2000)
+            preds = predict_variants(store, pred, test_variants, seg, sample_size=1500)
             predicted[name].extend(p.rate for p in preds)
     out = {"segments": used, "variants": int(len(test_variants)), "pairs": len(true_rates)}
     for name, values in predicted.items():
@@ -130,7 +133,9 @@ def evaluate(store: Store, outcome: str = "conversion", settings: TrainingSettin
                  "variants": int(len(np.unique(test.variant_ids)))},
         "settings": settings.__dict__,
     }
-    model = fit_predictor(train, settings)
+    # Intervals are not scored here, so the bootstrap ensemble is skipped to save time.
+    model = fit_predictor(train, TrainingSettings(**{**settings.__dict__, "n_bootstrap": 0}))
+    print(f"[{time.perf_counter() - started:.0f}s] model fitted", file=sys.stderr)
     quick = TrainingSettings(**{**settings.__dict__, "n_bootstrap": 0})
     segment_only = fit_predictor(train, quick, columns=USER_COLUMNS)
     copy_only = fit_predictor(train, quick, columns=COPY_COLUMNS)
@@ -142,6 +147,7 @@ def evaluate(store: Store, outcome: str = "conversion", settings: TrainingSettin
         "copy_only": score(test.y, copy_only.model.predict_rate(test.X), test.weight),
     }
     report["cross_validated_on_train"] = model.metrics
+    print(json.dumps({k: report[k] for k in ("model", "baselines")}, default=float), file=sys.stderr)
     oracle, truth = _oracle(store, test, truth_dir) if outcome == "conversion" else (None, None)
     if oracle is not None:
         report["oracle"] = score(test.y, oracle, test.weight)

@@ -147,8 +147,11 @@ class CalibratedBoostedModel(BaseEstimator):
 
     # -- building blocks ------------------------------------------------------
     def _booster(self, seed: int):
+        # Leaves count rows, not sends: with a few hundred aggregate rows (each standing for
+        # thousands of sends) the row minimum must shrink or no split is ever allowed.
+        leaf = int(max(1, min(self.min_samples_leaf, self.n_rows_ // 10)))
         params = dict(learning_rate=self.learning_rate, max_iter=self.max_iter,
-                      max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+                      max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=leaf,
                       l2_regularization=self.l2_regularization, early_stopping=False,
                       categorical_features=self.categorical_mask_, random_state=seed)
         if self.task == "classification":
@@ -218,6 +221,7 @@ class CalibratedBoostedModel(BaseEstimator):
                 w = np.where(thin, w / self.negative_fraction, w)[keep]
                 Z, y, groups = Z[keep], y[keep], groups[keep]
                 n = len(y)
+        self.n_rows_ = n
         steps = self.n_folds + 1 + self.n_bootstrap
         done = 0
 

@@ -48,6 +48,10 @@ TRUSTED_TYPES = frozenset({
     "sklearn.isotonic.IsotonicRegression",
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.utils._bunch.Bunch",
+    # ColumnTransformer keeps its passthrough step as partial(check_array, ...); skops lists any
+    # other function a partial wraps as a separate type, so this does not open the door wider.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
     "numpy.float64",
     "numpy.int64",
     "numpy.dtype",

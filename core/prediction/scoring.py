@@ -127,7 +127,9 @@ def stratified_sample(members: pd.DataFrame, size: int, seed: int = 0) -> pd.Dat
     strata_cols = [c for c in ("favourite_category", "loyalty_tier") if c in members.columns]
     if not strata_cols:
         return members.sample(n=size, random_state=seed).reset_index(drop=True)
-    key = members[strata_cols].astype(str).agg("|".join, axis=1)
+    key = members[strata_cols[0]].astype(object).fillna("?").astype(str)
+    for col in strata_cols[1:]:
+        key = key + "|" + members[col].astype(object).fillna("?").astype(str)
     rng = np.random.default_rng(seed)
     picks = []
     frac = size / len(members)

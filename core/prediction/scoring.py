@@ -102,9 +102,9 @@ def _label(group: str, v: pd.Series, members: pd.DataFrame) -> str:
         return f"length {int(v['copy_length'])} characters ({v['copy_length_ratio']:.0%} of the {v['channel']} limit)"
     if group == "category":
         fav = members.get("favourite_category")
-        share = float((fav == v["category"]).mean()) if fav is not None and v["category"] is not None else 0.0
-        if v["category"] is None:
+        if pd.isna(v["category"]):
             return "product category"
+        share = float((fav == v["category"]).mean()) if fav is not None else 0.0
         return f"{v['category']}, the favourite category of {share:.0%} of these users"
     return {
         "free_shipping": "offers free shipping",

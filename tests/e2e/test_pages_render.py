@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import exceptions, goto_page
+from harness import exceptions, goto_page, key, rerun
 
 PAGES = ["Data", "Segments", "Copy Lab", "Predict", "Strategy & Export", "Results & Learning"]
 
@@ -27,3 +27,24 @@ def test_every_page_opens_without_errors(page):
         if "Traceback (most recent call last)" in page.locator('[data-testid="stMain"]').inner_text():
             problems.append(f"{title}: traceback text shown")
     assert not problems, "\n".join(problems)
+
+
+HOSTILE_NAME = '<img src=x onerror="window.__xss=1"><b>Bold</b>'
+
+
+def test_html_in_brand_rules_renders_as_text(page):
+    """A brand voice named and described with HTML/JS is saved and shown as literal text, never run."""
+    goto_page(page, "Copy Lab")
+    page.locator('[data-testid="stExpander"] summary').filter(has_text="Brand voices").first.click()
+    page.locator(f"{key('copy.voice_name')} input").fill(HOSTILE_NAME)
+    page.locator(f"{key('copy.voice_dont')} textarea").fill("<script>window.__xss=2</script>")
+    rerun(page, page.get_by_role("button", name="Save brand voice").click)
+    box = page.locator(f"{key('copy.voice')} [role='combobox']").first
+    box.click()
+    option = page.get_by_role("option", name=HOSTILE_NAME)
+    option.first.wait_for()
+    assert page.evaluate("() => window.__xss === undefined")
+    assert page.locator('[data-testid="stMain"] img[src="x"]').count() == 0
+    assert page.locator('[data-testid="stMain"] b').filter(has_text="Bold").count() == 0
+    page.keyboard.press("Escape")
+    assert not exceptions(page)

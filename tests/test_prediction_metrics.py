@@ -50,3 +50,20 @@ def test_stratified_sample_keeps_strata_shares():
     assert abs(len(sample) - 1000) <= 5
     assert (sample["favourite_category"] == "Beauty").mean() == pytest.approx(0.2, abs=0.01)
     assert sample["user_id"].is_unique
+
+
+def test_score_cli_reports_bad_variant_rows_by_line(tmp_path):
+    from core.errors import ValidationError
+    from core.prediction.__main__ import read_variants_csv
+
+    good = tmp_path / "ok.csv"
+    good.write_text("copy_text,channel\nSave 20% today,sms\n", encoding="utf-8")
+    assert read_variants_csv(good)["variant_id"].tolist() == ["row2"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("variant_id,copy_text,channel\na,Hi,sms\nb,Hello,fax\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="line 3: channel 'fax'"):
+        read_variants_csv(bad)
+    missing = tmp_path / "missing.csv"
+    missing.write_text("text\nhello\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="lacks column"):
+        read_variants_csv(missing)

@@ -1,6 +1,7 @@
 """Benchmark copy generation: model load (GGUF and cache) and 8 variants x 48 tokens.
 
-    .venv/bin/python benchmarks/bench_generate.py [--data-dir DIR] [--precisions fp32,bf16,int8] [--skip-baseline]
+    .venv/bin/python benchmarks/bench_generate.py [--data-dir DIR] [--precisions fp32,bf16,int8]
+        [--skip-baseline] [--skip-cold]
 
 Each measurement runs in its own Python process, so load times include nothing
 cached in memory and peak memory (max RSS) belongs to that measurement alone.
@@ -88,7 +89,9 @@ def run(task: str, data_dir: str, precision: str) -> dict:
                            "--precision", precision], capture_output=True, text=True, cwd=ROOT)
     if proc.returncode:
         raise SystemExit(f"{task}/{precision} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    figure = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"# {task} {precision}: {figure}", flush=True)  # partial results survive an interrupted run
+    return figure
 
 
 def main() -> None:
@@ -98,12 +101,15 @@ def main() -> None:
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--precisions", default="fp32,bf16,int8")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--skip-cold", action="store_true", help="data dir already holds the converted model")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.data_dir, args.precision)))
         return
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="copylift-bench-")
-    figures: dict = {"cold_load": run("load", data_dir, "fp32")}
+    figures: dict = {}
+    if not args.skip_cold:
+        figures["cold_load"] = run("load", data_dir, "fp32")
     for p in args.precisions.split(","):
         figures[f"cached_load_{p}"] = run("load", data_dir, p)
         figures[f"batched_{p}"] = run("batch", data_dir, p)

@@ -60,7 +60,7 @@ class SimulationSettings:
     category: str = "Home & Kitchen"
     channel: str = "email_subject"
     segments: tuple[str, ...] = DEFAULT_SEGMENTS
-    sends_per_segment: int = 4000  # capped at the segment's size; members are re-contacted each round
+    sends_per_segment: int = 3000  # per round; members are contacted in waves when the segment is smaller
     holdout: float = 0.10
     floor: float = 0.02
     max_prior_sends: float = 1000.0
@@ -159,7 +159,7 @@ def _plan(store: Store, predictor, variants: pd.DataFrame, segments, observed: p
         preds = _predict(store, predictor, variants, seg, "SIM-CTRL")
         seg_plans.append(build_segment_plan(
             SegmentRef(seg.segment_id, seg.version, seg.name), preds,
-            members=min(len(members), settings.sends_per_segment), avg_order_value=settings.avg_order_value,
+            members=settings.sends_per_segment, avg_order_value=settings.avg_order_value,
             settings=plan_settings, variant_info=info,
         ))
     version = getattr(predictor, "version", None)
@@ -191,7 +191,11 @@ def _send(truth, plan_rows: pd.DataFrame, variants: pd.DataFrame, segments, sett
     frames = []
     for seg, members in segments:
         arms = plan_rows[plan_rows["segment_name"] == seg.name]
-        audience = rng.choice(members, size=min(len(members), settings.sends_per_segment), replace=False)
+        # A send larger than the segment goes out in waves: every member once per wave, at a
+        # slightly later time, so each exposure keeps a unique (user, variant, campaign, time) key.
+        waves = -(-settings.sends_per_segment // len(members))
+        audience = np.concatenate([rng.permutation(members) for _ in range(waves)])[: settings.sends_per_segment]
+        wave = np.arange(len(audience)) // len(members)
         shares = arms["share"].to_numpy(float)
         assigned = rng.choice(arms["variant_id"].to_numpy(), size=len(audience), p=shares / shares.sum())
         p_true = _true_probabilities(truth, audience, variants, assigned, settings.channel, settings.category)
@@ -199,7 +203,7 @@ def _send(truth, plan_rows: pd.DataFrame, variants: pd.DataFrame, segments, sett
         revenue = np.where(converted, rng.gamma(4.0, settings.avg_order_value / 4.0, len(audience)), 0.0)
         frames.append(pd.DataFrame({
             "user_id": audience, "variant_id": assigned, "campaign_id": f"SIM-R{round_no}",
-            "sent_at": sent_at, "converted": converted, "revenue": revenue.round(2),
+            "sent_at": sent_at + pd.to_timedelta(wave, unit="min"), "converted": converted, "revenue": revenue.round(2),
             "strategy_id": strategy_id, "source": "simulation", "segment_name": seg.name, "p_true": p_true,
         }))
     return pd.concat(frames, ignore_index=True)

@@ -14,6 +14,18 @@ from core.generation.settings import default_settings
 
 @pytest.mark.slow
 def test_real_model_writes_email_subjects_that_pass_the_rules(tmp_path_factory):
+    import torch
+
+    # One thread: on a shared, busy CI box two spinning threads made this 10x slower (speed is benchmarked, not tested).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _write_real_copy(tmp_path_factory)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _write_real_copy(tmp_path_factory):
     cfg = AppConfig(data_dir=tmp_path_factory.mktemp("model_data"), db_path=":memory:", model=None)
     steps = []
     lm = load_language_model(cfg, progress=lambda f, m: steps.append(m))

@@ -53,6 +53,7 @@ from harness import (  # noqa: E402
     start_server,
     stop_server,
     upload,
+    wait_idle,
     wait_text,
 )
 
@@ -65,8 +66,10 @@ def act_generate(page, timeout_ms: int, n: int) -> None:
     goto_page(page, "Copy Lab")
     page.locator(f"{key('copy.product_text')} input").fill(f"Trail running shoes, pair {n}")
     page.locator(f"{key('copy.seed')} input").fill(str(100 + n))  # different users, different copy
-    rerun(page, page.get_by_role("button", name="Generate").click, timeout_ms)
+    page.get_by_role("button", name="Generate").click()
+    # Wait for the result itself (a long run can outlast a websocket reconnect).
     page.locator(f"{key('copy.add.0')} button").wait_for(timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
     click(page, "copy.add.0", timeout_ms)
 
 

@@ -126,7 +126,8 @@ def page(request, browser, app_server):
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         try:
-            screenshot(tab, "FAILED-" + request.node.name.replace("/", "_")[:80])
+            # The viewport only: the app may still be running, so no wait for it to settle.
+            screenshot(tab, "FAILED-" + request.node.name.replace("/", "_")[:80], full=False)
         except Exception as err:  # a failed screenshot must not hide the test's own failure
             print(f"could not save the failure screenshot: {err}")
     context.close()

@@ -71,6 +71,7 @@ def _slide(page, widget_key: str, presses: int) -> str:
 
 # Real model + a trained predictor: minutes on a busy 2-core machine, so it runs with the slow tests.
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_marketer_from_segment_to_csv_export(page, tmp_path):
     # 1. A built-in segment becomes the current segment for every page.
     goto_page(page, "Segments")

@@ -128,10 +128,13 @@ def test_marketer_from_segment_to_csv_export(page, tmp_path):
     assert_clean(page)
     screenshot(page, "marketer-5-plan")
     click(page, "strategy.submit")
-    page.get_by_role("tab", name="Review, approve & export").click()  # tabs switch in the browser, no rerun
+    review = page.get_by_role("tab", name="Review, approve & export")
+    review.click()  # tabs switch in the browser, no rerun
     click(page, "strategy.to_approved")
+    review.click()  # the approval's rerun brings the first tab back
     wait_text(page, "approved")
     click(page, "strategy.export", timeout_ms=60_000)
+    review.click()
     wait_text(page, "Exported version")
 
     plan_button = page.locator('[class*="st-key-strategy-dl-"]').filter(has_text="plan.csv")

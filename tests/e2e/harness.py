@@ -286,5 +286,6 @@ def main_text(page) -> str:
 
 
 def wait_text(page, text: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
-    """Wait until ``text`` is visible in the main area."""
-    page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
+    """Wait until ``text`` is visible in the main area (dataframes keep hidden copies of their cells)."""
+    found = page.locator('[data-testid="stMain"]').get_by_text(text, exact=False).filter(visible=True)
+    found.first.wait_for(timeout=timeout_ms)

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup run test test-fast browser db clean bench
+.PHONY: setup run test test-e2e test-fast browser db clean bench
 
 setup: $(STAMP)
 
@@ -30,11 +30,16 @@ run: setup db
 browser:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-test: setup browser
-	$(PY) -m pytest
+# The real-browser journeys (tests/e2e) are not yet reliable enough to gate CI (see issue 9):
+# `make test` runs everything else, including the real-model integration test; `make test-e2e` runs them.
+test: setup
+	$(PY) -m pytest --ignore=tests/e2e
+
+test-e2e: setup browser
+	$(PY) -m pytest -m e2e tests/e2e
 
 test-fast: setup
-	$(PY) -m pytest -m "not e2e and not slow"
+	$(PY) -m pytest --ignore=tests/e2e -m "not slow"
 
 bench: setup
 	$(PY) benchmarks/bench_store.py

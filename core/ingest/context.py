@@ -147,6 +147,16 @@ class StageContext:
         value = (mapping.get("defaults") or {}).get(fld)
         return None if value in (None, "") else str(value)
 
+    def text(self, src: Source, target: str, fld: str) -> str:
+        """SQL for a text field: its mapped column, else the analyst's constant, else NULL."""
+        col = self.field(src, target, fld)
+        if col:
+            return f"cl_null({col})"
+        const = self.default(fld)
+        # The staging query is assembled as SQL text, so the analyst's constant is written as
+        # a string literal with quotes doubled (DuckDB has no backslash escapes in literals).
+        return "NULL::VARCHAR" if const is None else "'" + const.replace("'", "''") + "'"
+
     # -- typed expressions ---------------------------------------------------
     def ts(self, src: Source, quoted: str) -> str:
         """SQL for a timestamp column, after checking its date order."""

@@ -36,16 +36,9 @@ def detect_aggregate(headers: set[str]) -> bool:
             and _has(headers, t, "conversions"))
 
 
-def _txt(ctx: StageContext, src: Source, target: str, fld: str) -> str:
-    col = ctx.field(src, target, fld)
-    if col:
-        return f"cl_null({col})"
-    const = ctx.default(fld)
-    return "NULL" if const is None else "'" + const.replace("'", "''") + "'"
-
 
 def _channel_sql(ctx: StageContext, src: Source, target: str) -> str:
-    raw = _txt(ctx, src, target, "channel")
+    raw = ctx.text(src, target, "channel")
     aliases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _CHANNEL_ALIASES.items())
     known = ", ".join(f"'{c}'" for c in CHANNELS)
     default = ctx.options.default_channel
@@ -54,7 +47,7 @@ def _channel_sql(ctx: StageContext, src: Source, target: str) -> str:
 
 
 def _variant_sql(ctx: StageContext, src: Source, target: str) -> tuple[str, str]:
-    variant, copy = _txt(ctx, src, target, "variant_id"), _txt(ctx, src, target, "copy_text")
+    variant, copy = ctx.text(src, target, "variant_id"), ctx.text(src, target, "copy_text")
     if variant == "NULL" and copy == "NULL":
         raise ValidationError(f"{src.name}: campaign results need a variant id or the copy text column.")
     return f"coalesce({variant}, 'imp-' || left(md5({copy}), 12))", copy
@@ -96,11 +89,11 @@ def stage_user_level(ctx: StageContext) -> None:
         opened, clicked = ctx.field(src, t_, "opened"), ctx.field(src, t_, "clicked")
         t = f"cr_{src.table}"
         ctx.temp(t, f"""SELECT _row, cl_null({user}) AS user_id, {variant} AS variant_id, {copy} AS copy_text,
-            {_channel_sql(ctx, src, t_)} AS channel, {_txt(ctx, src, t_, 'campaign_id')} AS campaign_id,
+            {_channel_sql(ctx, src, t_)} AS channel, {ctx.text(src, t_, 'campaign_id')} AS campaign_id,
             {ctx.ts(src, sent)} AS sent_at, cl_null({sent}) AS raw_sent,
             {f'cl_bool({opened})' if opened else 'NULL'} AS opened,
             {f'cl_bool({clicked})' if clicked else 'NULL'} AS clicked, {converted} AS converted,
-            {revenue} AS revenue, {_txt(ctx, src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
+            {revenue} AS revenue, {ctx.text(src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
         _stage_variants(ctx, src, t)
         ctx.stage("exposures", f"""SELECT user_id, variant_id, campaign_id, sent_at, opened, clicked, converted,
             coalesce(revenue, 0) AS revenue, strategy_id, ? AS _file, _row,
@@ -119,16 +112,16 @@ def stage_aggregate(ctx: StageContext) -> None:
 
         rev = ctx.field(src, t_, "revenue")
         start, end = ctx.field(src, t_, "period_start"), ctx.field(src, t_, "period_end")
-        segment = _txt(ctx, src, t_, "segment_name")
+        segment = ctx.text(src, t_, "segment_name")
         t = f"ag_{src.table}"
         ctx.temp(t, f"""SELECT _row, {variant} AS variant_id, {copy} AS copy_text,
-            {_channel_sql(ctx, src, t_)} AS channel, {_txt(ctx, src, t_, 'campaign_id')} AS campaign_id,
+            {_channel_sql(ctx, src, t_)} AS channel, {ctx.text(src, t_, 'campaign_id')} AS campaign_id,
             coalesce({segment}, 'All customers') AS segment_name, {count('sends')} AS sends,
             {count('opens')} AS opens, {count('clicks')} AS clicks, {count('conversions')} AS conversions,
             {ctx.num(src, rev) if rev else 'NULL'} AS revenue,
             {ctx.ts(src, start) if start else 'NULL::TIMESTAMP'} AS period_start,
             {ctx.ts(src, end) if end else 'NULL::TIMESTAMP'} AS period_end,
-            {_txt(ctx, src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
+            {ctx.text(src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
         _stage_variants(ctx, src, t)
         ctx.stage("variant_results", f"""SELECT variant_id, segment_name, sends, opens, clicks, conversions,
             coalesce(revenue, 0) AS revenue, period_start, period_end, strategy_id, ? AS _file, _row,

@@ -12,13 +12,6 @@ from core.ingest.formats import Format
 from core.migrations import EVENT_TYPES
 
 
-def _text(ctx: StageContext, src: Source, target: str, fld: str) -> str:
-    col = ctx.field(src, target, fld)
-    if col:
-        return f"cl_null({col})"
-    const = ctx.default(fld)
-    return "NULL::VARCHAR" if const is None else "'" + const.replace("'", "''") + "'"
-
 
 def _num(ctx: StageContext, src: Source, target: str, fld: str) -> str:
     col = ctx.field(src, target, fld)
@@ -47,15 +40,15 @@ def stage_events(ctx: StageContext) -> None:
     types = ", ".join(f"'{e}'" for e in EVENT_TYPES)
     for src in ctx.sources:
         ts, raw_ts = _ts(ctx, src, "events", "ts")
-        etype = _text(ctx, src, "events", "event_type")
+        etype = ctx.text(src, "events", "event_type")
         qty = _num(ctx, src, "events", "quantity")
         t = f"ev_{src.table}"
-        ctx.temp(t, f"""SELECT _row, {_text(ctx, src, 'events', 'event_id')} AS given_id,
-            {_text(ctx, src, 'events', 'user_id')} AS user_id, {_text(ctx, src, 'events', 'product_id')} AS product_id,
+        ctx.temp(t, f"""SELECT _row, {ctx.text(src, 'events', 'event_id')} AS given_id,
+            {ctx.text(src, 'events', 'user_id')} AS user_id, {ctx.text(src, 'events', 'product_id')} AS product_id,
             lower({etype}) AS event_type, {ts} AS ts, {raw_ts} AS raw_ts, {qty} AS qty,
             {_num(ctx, src, 'events', 'price')} AS price, {_num(ctx, src, 'events', 'rating')} AS rating,
-            {_text(ctx, src, 'events', 'review_text')} AS review_text, {_text(ctx, src, 'events', 'order_id')} AS order_id,
-            {_text(ctx, src, 'events', 'campaign_id')} AS campaign_id FROM {src.table}""")
+            {ctx.text(src, 'events', 'review_text')} AS review_text, {ctx.text(src, 'events', 'order_id')} AS order_id,
+            {ctx.text(src, 'events', 'campaign_id')} AS campaign_id FROM {src.table}""")
         # Without an event id, the row's own content is its key (re-imports and overlaps dedupe).
         ctx.stage("events", f"""SELECT coalesce(given_id, 'ev:' || md5(concat_ws('|', user_id, product_id,
                 event_type, ts, qty, price, order_id, review_text)) || '#' || row_number() OVER (PARTITION BY
@@ -73,22 +66,22 @@ def stage_events(ctx: StageContext) -> None:
 def stage_users(ctx: StageContext) -> None:
     for src in ctx.sources:
         signup, raw = _ts(ctx, src, "users", "signup_date")
-        ctx.stage("users", f"""SELECT {_text(ctx, src, 'users', 'user_id')} AS user_id,
-            CAST({signup} AS DATE) AS signup_date, {_text(ctx, src, 'users', 'region')} AS region,
-            {_text(ctx, src, 'users', 'device')} AS device, {_text(ctx, src, 'users', 'age_band')} AS age_band,
-            {_text(ctx, src, 'users', 'loyalty_tier')} AS loyalty_tier,
-            {_text(ctx, src, 'users', 'first_name')} AS first_name, {_text(ctx, src, 'users', 'email')} AS email,
-            cl_bool({_text(ctx, src, 'users', 'accepts_marketing')}) AS accepts_marketing, ? AS _file, _row,
+        ctx.stage("users", f"""SELECT {ctx.text(src, 'users', 'user_id')} AS user_id,
+            CAST({signup} AS DATE) AS signup_date, {ctx.text(src, 'users', 'region')} AS region,
+            {ctx.text(src, 'users', 'device')} AS device, {ctx.text(src, 'users', 'age_band')} AS age_band,
+            {ctx.text(src, 'users', 'loyalty_tier')} AS loyalty_tier,
+            {ctx.text(src, 'users', 'first_name')} AS first_name, {ctx.text(src, 'users', 'email')} AS email,
+            cl_bool({ctx.text(src, 'users', 'accepts_marketing')}) AS accepts_marketing, ? AS _file, _row,
             CASE WHEN {raw} IS NOT NULL AND {signup} IS NULL THEN 'signup date ''' || {raw} || ''' is not a date' END
                 AS _reject FROM {src.table}""", [src.name])
 
 
 def stage_products(ctx: StageContext) -> None:
     for src in ctx.sources:
-        ctx.stage("products", f"""SELECT {_text(ctx, src, 'products', 'product_id')} AS product_id,
-            {_text(ctx, src, 'products', 'title')} AS title, {_text(ctx, src, 'products', 'category')} AS category,
+        ctx.stage("products", f"""SELECT {ctx.text(src, 'products', 'product_id')} AS product_id,
+            {ctx.text(src, 'products', 'title')} AS title, {ctx.text(src, 'products', 'category')} AS category,
             {_num(ctx, src, 'products', 'price')} AS price,
-            {_text(ctx, src, 'products', 'description')} AS description, ? AS _file, _row,
+            {ctx.text(src, 'products', 'description')} AS description, ? AS _file, _row,
             NULL::VARCHAR AS _reject FROM {src.table}""", [src.name])
 
 

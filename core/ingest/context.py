@@ -20,6 +20,9 @@ from core.ingest.sniff import Sniffed
 from core.store import quote_ident
 
 
+NULL_TEXT = "NULL::VARCHAR"  # what ``StageContext.text`` returns for a field with no column and no constant
+
+
 @dataclass
 class Source:
     """One file loaded into a temporary table."""
@@ -105,6 +108,7 @@ class StageContext:
         self.staged: list[str] = []
         self.unique_keys: set[str] = set()  # staged tables whose keys are unique by construction
         self._lookups = 0
+        self._consts = 0
         dates.install_macros(cur)
         numbers.install_macros(cur)
 
@@ -153,9 +157,21 @@ class StageContext:
         if col:
             return f"cl_null({col})"
         const = self.default(fld)
-        # The staging query is assembled as SQL text, so the analyst's constant is written as
-        # a string literal with quotes doubled (DuckDB has no backslash escapes in literals).
-        return "NULL::VARCHAR" if const is None else "'" + const.replace("'", "''") + "'"
+        return NULL_TEXT if const is None else self.const(const)
+
+    def const(self, value: str) -> str:
+        """SQL that reads ``value`` from a bound parameter, never pasting it into the query text.
+
+        The staging queries are assembled from many fragments, so positional ``?`` placeholders
+        would have to be threaded through every one in order. Instead the value is bound with
+        ``SET VARIABLE name = ?`` and the fragment reads it back with ``getvariable('name')``;
+        the name is ours (a counter), the value only ever travels as a parameter. Variables
+        belong to this cursor, so concurrent imports on other cursors cannot see them.
+        """
+        self._consts += 1
+        name = f"cl_const_{self._consts}"
+        self.cur.execute(f"SET VARIABLE {name} = CAST(? AS VARCHAR)", [str(value)])
+        return f"getvariable('{name}')"
 
     # -- typed expressions ---------------------------------------------------
     def ts(self, src: Source, quoted: str) -> str:

@@ -242,11 +242,11 @@ def _write_rejects_file(cur: duckdb.DuckDBPyConnection, file_hash: str) -> Path:
     path = REJECTS_DIR / f"{file_hash[:16]}-{uuid.uuid4().hex[:8]}.csv"
     # Spreadsheets run cells starting with = + - @ tab CR as formulas: prefix an apostrophe.
     safe = "CASE WHEN left({0}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN chr(39) || {0} ELSE {0} END"
-    target = str(path).replace("'", "''")  # our own temp path, never user input
     cur.execute(
         f"COPY (SELECT {safe.format('file')} AS file, line, {safe.format('reason')} AS reason, "
         f"{safe.format('record')} AS record FROM _rejected_rows ORDER BY file, line) "
-        f"TO '{target}' (HEADER, DELIMITER ',')"
+        "TO ? (HEADER, DELIMITER ',')",
+        [str(path)],
     )
     return path
 

@@ -10,7 +10,7 @@ optional ``strategy_id`` column passes through for the learning loop.
 from __future__ import annotations
 
 from core.errors import ValidationError
-from core.ingest.context import Source, StageContext
+from core.ingest.context import NULL_TEXT, Source, StageContext
 from core.ingest.formats import Format
 from core.ingest.mapping import TARGET_FIELDS, find_column
 from core.migrations import CHANNELS
@@ -42,13 +42,15 @@ def _channel_sql(ctx: StageContext, src: Source, target: str) -> str:
     aliases = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _CHANNEL_ALIASES.items())
     known = ", ".join(f"'{c}'" for c in CHANNELS)
     default = ctx.options.default_channel
+    if default not in CHANNELS:  # an allow-list, and the value is still bound, not pasted
+        raise ValidationError(f"unknown default channel {default!r}; choose one of {', '.join(CHANNELS)}")
     return (f"CASE WHEN lower({raw}) IN ({known}) THEN lower({raw}) "
-            f"ELSE coalesce(CASE lower({raw}) {aliases} END, '{default}') END")
+            f"ELSE coalesce(CASE lower({raw}) {aliases} END, {ctx.const(default)}) END")
 
 
 def _variant_sql(ctx: StageContext, src: Source, target: str) -> tuple[str, str]:
     variant, copy = ctx.text(src, target, "variant_id"), ctx.text(src, target, "copy_text")
-    if variant == "NULL" and copy == "NULL":
+    if variant == NULL_TEXT and copy == NULL_TEXT:
         raise ValidationError(f"{src.name}: campaign results need a variant id or the copy text column.")
     return f"coalesce({variant}, 'imp-' || left(md5({copy}), 12))", copy
 

@@ -42,7 +42,7 @@ def stage_amazon(ctx: StageContext) -> None:
         anon = f"anonymous:{stem}"
         if not user:
             ctx.notes.append(f"{src.name}: no reviewer ids; reviews are attributed to the anonymous reviewer {anon!r}.")
-        pid = f"'{_safe(stem)}:' || {_slug(f'cl_null({product})')}" if product else "NULL"
+        pid = f"{ctx.const(_safe(stem) + ':')} || {_slug(f'cl_null({product})')}" if product else "NULL"
         ctx.temp(f"rv_{src.table}", f"""SELECT _row, {rating} AS rating, {ts} AS ts, cl_null({date_col}) AS raw_ts,
             cl_null({text}) AS txt, {pid} AS product_id, {f'cl_null({product})' if product else 'NULL'} AS ptitle,
             {f'cl_null({user})' if user else 'NULL'} AS reviewer FROM {src.table}""")

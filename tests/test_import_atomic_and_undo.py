@@ -113,3 +113,38 @@ def test_rejected_rows_csv_is_safe_for_spreadsheets(store, tmp_path):
     formula.write_text("user_id,event_type,ts\n=cmd(),jump,2024-01-01\n", encoding="utf-8")
     text = rejected_csv(run_import(store, [formula])).decode()
     assert "'=cmd(),jump" in text  # ...but neutralised in the download
+
+
+def test_undo_never_takes_rows_a_later_import_relied_on(store, tmp_path):
+    src = (FIX / "retail_semicolon_decimal_comma.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    first, second = tmp_path / "jan.csv", tmp_path / "jan_feb.csv"
+    first.write_text("".join(src[:3]), encoding="utf-8")  # header + two lines of A100
+    second.write_text("".join(src), encoding="utf-8")  # the same two lines and one more
+    a = run_import(store, [first])
+    b = run_import(store, [second])
+    assert b.duplicates_of == {a.import_id: b.duplicates["events"] + b.duplicates.get("products", 0)
+                               + b.duplicates.get("users", 0)}
+    events = store.rows("SELECT event_id FROM events ORDER BY 1")
+    # Undoing the first import would delete the two lines the second file also holds: refused, by name.
+    with pytest.raises(ValidationError, match=rf"import {a.import_id} cannot be undone.*import {b.import_id} "
+                                              r"\(jan_feb\.csv, \d+ row"):
+        undo_import(store, a.import_id)
+    assert store.rows("SELECT event_id FROM events ORDER BY 1") == events
+    assert store.scalar("SELECT status FROM import_log WHERE import_id = ?", [a.import_id]) == "done"
+    # Undoing the later import removes only what it added; the earlier rows stay.
+    assert undo_import(store, b.import_id)["events"] == 1
+    assert store.count("events") == 2
+    # Now the first one can go, and the second file comes back whole.
+    undo_import(store, a.import_id)
+    assert store.count("events") == 0
+    again = run_import(store, [second])
+    assert again.tables["events"] == 3 and store.count("events") == 3
+    assert store.rows("SELECT event_id FROM events ORDER BY 1") == events
+
+
+def test_undo_of_an_earlier_import_without_overlap_is_allowed(store, realdata):
+    a = run_import(store, [FIX / "retail_semicolon_decimal_comma.csv"])
+    b = run_import(store, [realdata / ORDERS])
+    assert b.duplicates_of == {}
+    assert undo_import(store, a.import_id)["events"] == 3
+    assert store.count("events") == 120

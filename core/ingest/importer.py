@@ -90,6 +90,9 @@ class ImportReport:
     import_id: int | None = None
     message: str = ""
     rejected_path: Path | None = None  # every rejected row; ``rejected`` holds the first ones
+    # Rows skipped because an earlier import already holds them: {earlier import_id: rows}. Undoing
+    # that earlier import would take these rows away from this one, so undo checks it.
+    duplicates_of: dict[int, int] = field(default_factory=dict)
 
     @property
     def needs_day_first(self) -> bool:
@@ -105,6 +108,7 @@ class ImportReport:
             "rows_rejected": self.rows_rejected, "tables": self.tables, "duplicates_skipped": self.duplicates,
             "reject_reasons": self.reject_reasons, "rejected": rejects, "issues": self.issues,
             "notes": self.notes, "ambiguous_dates": self.ambiguous_dates, "column_mapping": self.mapping,
+            "duplicates_of": {str(k): v for k, v in sorted(self.duplicates_of.items())},
         }
 
 
@@ -442,6 +446,8 @@ def run_import(store: Store, files: list[Any], options: ImportOptions | None = N
             for table in WRITE_ORDER:
                 if f"stg_{table}" in ctx.staged:
                     valid = report.tables[table]
+                    for owner, n in _duplicate_owners(cur, table).items():
+                        report.duplicates_of[owner] = report.duplicates_of.get(owner, 0) + n
                     report.tables[table] = _write(cur, table, fmt.name, import_id, table in ctx.unique_keys)
                     report.duplicates[table] = valid - report.tables[table]
             report.import_id = import_id
@@ -478,6 +484,15 @@ def _check_choices(report: ImportReport, options: ImportOptions) -> None:
         raise ValidationError(f"{unsure[0]['name']}: {unsure[0]['encoding_note']} Choose the encoding and import again.")
 
 
+def _duplicate_owners(cur: duckdb.DuckDBPyConnection, table: str) -> dict[int, int]:
+    """Accepted staged rows whose key an earlier import already wrote: {that import_id: rows}."""
+    match = " AND ".join(f"t.{quote_ident(k)} IS NOT DISTINCT FROM s.{quote_ident(k)}" for k in KEYS[table])
+    return {int(owner): int(n) for owner, n in cur.execute(
+        f"SELECT t.import_id, count(*) FROM stg_{table} s JOIN {quote_ident(table)} t ON {match} "
+        "WHERE s._reject IS NULL AND t.import_id IS NOT NULL GROUP BY 1"
+    ).fetchall()}
+
+
 def _write(cur: duckdb.DuckDBPyConnection, table: str, fmt_name: str, import_id: int, unique: bool) -> int:
     """Insert the new rows of one staged table; return how many."""
     sql, cols = _insert_select(cur, table, unique)
@@ -492,7 +507,12 @@ def _write(cur: duckdb.DuckDBPyConnection, table: str, fmt_name: str, import_id:
 
 
 def undo_import(store: Store, import_id: int) -> dict[str, int]:
-    """Delete every row an import added, in one transaction, and mark it undone."""
+    """Delete every row an import added, in one transaction, and mark it undone.
+
+    Refused while a later import that is still in place skipped some of these rows as
+    duplicates: deleting them would silently take that import's data away too. The message
+    names the later import(s); undo those first (and import their files again afterwards).
+    """
     row = store.one("SELECT status FROM import_log WHERE import_id = ?", [import_id])
     if row is None:
         raise NotFoundError(f"import {import_id} does not exist")
@@ -500,6 +520,15 @@ def undo_import(store: Store, import_id: int) -> dict[str, int]:
         raise ValidationError(f"import {import_id} was already undone")
     deleted = {}
     with store.transaction() as cur:
+        dependants = _dependants(cur, import_id)
+        if dependants:
+            names = "; ".join(f"import {i} ({name}, {n:,} row(s))" for i, name, n in dependants)
+            raise ValidationError(
+                f"import {import_id} cannot be undone on its own: later imports still in place rely on its "
+                f"rows, which they skipped as duplicates: {names}. Undoing it would delete their data too. "
+                f"Undo {'those imports' if len(dependants) > 1 else f'import {dependants[0][0]}'} first, then "
+                f"import {import_id}, then import the later file(s) again."
+            )
         for table in DATA_TABLES:
             n = cur.execute(f"SELECT count(*) FROM {quote_ident(table)} WHERE import_id = ?", [import_id]).fetchone()[0]
             if n:
@@ -507,6 +536,20 @@ def undo_import(store: Store, import_id: int) -> dict[str, int]:
                 deleted[table] = int(n)
         cur.execute("UPDATE import_log SET status = 'undone' WHERE import_id = ?", [import_id])
     return deleted
+
+
+def _dependants(cur: duckdb.DuckDBPyConnection, import_id: int) -> list[tuple[int, str, int]]:
+    """Imports still in place that skipped rows of ``import_id`` as duplicates: (id, file, rows)."""
+    out = []
+    for later, name, report in cur.execute(
+        "SELECT import_id, file_name, report_json FROM import_log WHERE status = 'done' AND import_id > ? "
+        "ORDER BY import_id", [import_id]
+    ).fetchall():
+        owners = (json.loads(report or "{}").get("duplicates_of") or {}) if report else {}
+        n = int(owners.get(str(import_id), 0))
+        if n:
+            out.append((int(later), name, n))
+    return out
 
 
 def rejected_csv(report: ImportReport) -> bytes:

@@ -112,7 +112,7 @@ st.subheader("Import CSV exports")
 if message := st.session_state.pop("data.import_message", None):
     st.success(message)
 uploaded = st.file_uploader("Shopify, Online Retail, Olist (upload its tables together), reviews, campaign results",
-                            type=["csv", "tsv", "txt"], accept_multiple_files=True, key="data.upload")
+                            type=["csv", "tsv", "txt", "gz"], accept_multiple_files=True, key="data.upload")
 try:
     if uploaded:
         import_flow(uploaded)

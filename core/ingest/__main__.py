@@ -27,13 +27,17 @@ def _groups(paths: list[Path], fmt: str | None) -> list[list[Path]]:
     if fmt and fmt != "olist":
         return [[p] for p in paths]
     import csv
+    import gzip
+
+    from core.ingest.sniff import is_gzip
 
     olist_files, others = [], []
     for p in paths:
         try:
-            with open(p, encoding="utf-8-sig", errors="replace", newline="") as fh:
+            opener = gzip.open if is_gzip(p) else open
+            with opener(p, "rt", encoding="utf-8-sig", errors="replace", newline="") as fh:
                 header = {h.strip().lower() for h in next(csv.reader(fh), [])}
-        except OSError:
+        except (OSError, EOFError):
             header = set()
         (olist_files if olist.role(header) else others).append(p)
     groups = [[p] for p in others]

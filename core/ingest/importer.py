@@ -337,6 +337,7 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
             "encoding_note": sn.encoding_note, "separator": SEPARATOR_NAMES[sn.delimiter],
             "columns": len(sn.columns), "rows_read": src.rows + len(src.structural),
             "rows_rejected": n_rej, "size_bytes": sn.size_bytes, "sha256": sn.sha256,
+            "compression": sn.compression,
         })
     issues = list(ctx.issues)
     for src in ctx.sources:

@@ -3,6 +3,9 @@
 DuckDB reads UTF-8 only, and its sniffer guesses dates and types we do not
 trust, so this module decides the encoding (transcoding legacy 8-bit text to a
 UTF-8 temporary file in chunks), the separator and the header names itself.
+Gzip-compressed files (recognised by their magic bytes, whatever their name)
+are decompressed to a temporary file first, counting bytes so that the upload
+limit holds for the uncompressed text too (a small "gzip bomb" is stopped).
 Every problem it finds is a ``ValidationError`` whose message names the
 problem and what to do about it.
 """
@@ -11,9 +14,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import hashlib
 import io
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +33,7 @@ ENCODING_CHOICES = ("utf-8", *LEGACY_ENCODINGS)
 _CHUNK = 1 << 20
 _SAMPLE = 1 << 21
 LOW_CONFIDENCE = 0.75
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,41 @@ class Sniffed:
     encoding_note: str
     delimiter: str
     columns: tuple[str, ...]
+    compression: str | None = None  # "gzip" when the upload was compressed
+
+
+def is_gzip(path: Path) -> bool:
+    """True when the file starts with the gzip magic bytes (the name does not matter)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+def gunzip_limited(path: Path, out_dir: Path, limit_mb: int, name: str) -> Path:
+    """Decompress a gzip file in chunks into ``out_dir``, stopping once it passes ``limit_mb``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkstemp(suffix=".csv", dir=out_dir)[1])
+    limit, total = limit_mb * 1024 * 1024, 0
+    try:
+        with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+            for chunk in iter(lambda: src.read(_CHUNK), b""):
+                total += len(chunk)
+                if total > limit:
+                    raise ValidationError(
+                        f"{name} is gzip-compressed and unpacks to more than the upload limit of {limit_mb} MB "
+                        f"(stopped after {limit_mb} MB; {path.stat().st_size / 1024 / 1024:.1f} MB compressed). "
+                        "Split the file, or raise the limit (COPYLIFT_UPLOAD_LIMIT_MB) and try again."
+                    )
+                dst.write(chunk)
+    except (OSError, EOFError, zlib.error) as err:
+        out.unlink(missing_ok=True)
+        raise ValidationError(
+            f"{name} looks gzip-compressed but cannot be unpacked ({err}); the download may be cut short. "
+            "Compress the CSV again (or upload it uncompressed)."
+        ) from err
+    except ValidationError:
+        out.unlink(missing_ok=True)
+        raise
+    return out
 
 
 def file_hash(path: Path) -> str:
@@ -226,7 +267,13 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
             f"{source.name} is {size / 1024 / 1024:.0f} MB, over the upload limit of {limit_mb} MB. "
             "Split the file, or raise the limit (COPYLIFT_UPLOAD_LIMIT_MB) and try again."
         )
-    if size == 0 or not _head_text(path, 4096).strip():
+    original, compression = path, None
+    if size and is_gzip(path):
+        path, compression = gunzip_limited(path, work_dir, limit_mb, source.name), "gzip"
+        size_text = path.stat().st_size
+    else:
+        size_text = size
+    if size_text == 0 or not _head_text(path, 4096).strip():
         raise ValidationError(f"{source.name} is empty: there is no header and no data. Export the file again.")
     if encoding:
         enc = encoding.lower().replace("_", "-") if encoding.lower() != "mac_roman" else "mac_roman"
@@ -251,17 +298,20 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
             f"{source.name} has a header ({len(columns)} columns) but no data rows. Export the file again "
             "with its data."
         )
+    if compression:
+        note = f"{note}; gzip-compressed ({size / 1e6:.1f} MB, {size_text / 1e6:.1f} MB unpacked)"
     return Sniffed(
         name=source.name,
-        original_path=path,
+        original_path=original,
         path=readable,
         size_bytes=size,
-        sha256=file_hash(path),
+        sha256=file_hash(original),
         encoding=enc,
         encoding_confidence=confidence,
         encoding_note=note,
         delimiter=sep,
         columns=columns,
+        compression=compression,
     )
 
 

@@ -21,6 +21,9 @@ st.title("Copy Lab")
 st.caption(f"Writing for **{escape_markdown(current_segment_label())}** with a language model running on this machine.")
 store = get_store()
 voices = {v.name: v for v in list_brand_voices(store)}
+if "copy.voice_saved" in st.session_state:  # select the voice just saved (before its widget exists)
+    st.session_state["copy.voice"] = st.session_state.pop("copy.voice_saved")
+    st.success(f"Saved brand voice {escape_markdown(st.session_state['copy.voice'])}; it is selected below.")
 products = product_choices(store)
 
 channel = st.radio("Channel", list(CHANNEL_NAMES), format_func=CHANNEL_NAMES.get, horizontal=True, key="copy.channel")
@@ -158,7 +161,9 @@ with st.expander("Brand voices"), st.form("copy.voice_form"):
     emoji = st.checkbox("Emoji allowed", True, key="copy.voice_emoji")
     if st.form_submit_button("Save brand voice"):
         try:
-            save_brand_voice(store, BrandVoice(name=name, do_say=do, dont_say=dont, banned_words=banned, emoji_allowed=emoji))
+            saved = BrandVoice(name=name, do_say=do, dont_say=dont, banned_words=banned, emoji_allowed=emoji)
+            save_brand_voice(store, saved)
+            st.session_state["copy.voice_saved"] = saved.name
             st.rerun()
         except CopyLiftError as err:
             show_error(err)

@@ -99,3 +99,16 @@ def test_missing_model_shows_a_message_not_a_traceback(sample_app_env, monkeypat
     at.switch_page("pages/copy_lab.py").run()
     _generate(at, "Trail Running Shoes")
     assert any("make setup" in e.value for e in at.error)
+
+
+def test_a_saved_brand_voice_is_selected_and_its_name_shown_literally(page):
+    at = page
+    name = "<b>Loud</b> *voice*"
+    at.text_input(key="copy.voice_name").input(name)
+    at.text_area(key="copy.voice_banned").input("cheap")
+    next(b for b in at.button if b.label == "Save brand voice").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="copy.voice").value == name
+    assert name in at.selectbox(key="copy.voice").options
+    saved = [s.value for s in at.success if "Saved brand voice" in s.value]
+    assert saved and "\\<b\\>Loud\\</b\\> \\*voice\\*" in saved[0]  # escaped: renders as the literal name

@@ -142,22 +142,31 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 # -- waiting on Streamlit ------------------------------------------------------------
+# Streamlit briefly reports ``notRunning`` between a run that calls ``st.rerun()`` and
+# the run it starts (the server sends "stopped for rerun", then "running" again). So a
+# run counts as finished only once the state has stayed ``notRunning`` for QUIET_MS:
+# a condition on Streamlit's own signal, not a fixed sleep.
+QUIET_MS = 400
 _ARM_OBSERVER = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   window.__clSeen = false;
+  window.__clLast = performance.now();
   if (window.__clObs) window.__clObs.disconnect();
   window.__clObs = new MutationObserver(() => {
+    window.__clLast = performance.now();
     if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__clSeen = true;
   });
   window.__clObs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
 }"""
-_RERUN_DONE = """() => {
+_RERUN_DONE = """(quiet) => {
   const app = document.querySelector('[data-testid="stApp"]');
-  return window.__clSeen === true && app && app.getAttribute('data-test-script-state') === 'notRunning';
+  return window.__clSeen === true && app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && performance.now() - window.__clLast >= quiet;
 }"""
-_IDLE = """() => {
+_IDLE = """(quiet) => {
   const app = document.querySelector('[data-testid="stApp"]');
-  return app && app.getAttribute('data-test-script-state') === 'notRunning'
+  const settled = window.__clLast === undefined || performance.now() - window.__clLast >= quiet;
+  return app && app.getAttribute('data-test-script-state') === 'notRunning' && settled
     && document.querySelector('[data-testid="stMain"]') !== null;
 }"""
 
@@ -167,21 +176,21 @@ def open_app(page, url: str, timeout_ms: int = 60_000) -> None:
     page.goto(url)
     page.wait_for_selector(APP, state="attached", timeout=timeout_ms)
     # The first run must have happened: the main area has content and no run is in flight.
-    page.wait_for_function(_IDLE, timeout=timeout_ms)
+    page.wait_for_function(_IDLE, arg=QUIET_MS, timeout=timeout_ms)
     # Something rendered in the main area: a heading, or an error box the test will report.
     page.wait_for_selector('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]', timeout=timeout_ms)
     wait_idle(page, timeout_ms)
 
 
 def wait_idle(page, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
-    page.wait_for_function(_IDLE, timeout=timeout_ms)
+    page.wait_for_function(_IDLE, arg=QUIET_MS, timeout=timeout_ms)
 
 
 def rerun(page, action: Callable[[], object], timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
     """Do ``action`` (a click, a fill...) and wait for the script run it starts to finish."""
     page.evaluate(_ARM_OBSERVER)
     action()
-    page.wait_for_function(_RERUN_DONE, timeout=timeout_ms)
+    page.wait_for_function(_RERUN_DONE, arg=QUIET_MS, timeout=timeout_ms)
 
 
 def goto_page(page, title: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:

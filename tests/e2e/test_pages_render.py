@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import exceptions, goto_page, key, rerun
+from harness import exceptions, goto_page, key, rerun, wait_text
 
 PAGES = ["Data", "Segments", "Copy Lab", "Predict", "Strategy & Export", "Results & Learning"]
 
@@ -33,18 +33,22 @@ HOSTILE_NAME = '<img src=x onerror="window.__xss=1"><b>Bold</b>'
 
 
 def test_html_in_brand_rules_renders_as_text(page):
-    """A brand voice named and described with HTML/JS is saved and shown as literal text, never run."""
+    """A brand voice named and described with HTML/JS is saved, selected and shown as literal text, never run."""
     goto_page(page, "Copy Lab")
     page.locator('[data-testid="stExpander"] summary').filter(has_text="Brand voices").first.click()
     page.locator(f"{key('copy.voice_name')} input").fill(HOSTILE_NAME)
     page.locator(f"{key('copy.voice_dont')} textarea").fill("<script>window.__xss=2</script>")
     rerun(page, page.get_by_role("button", name="Save brand voice").click)
+    # The save reruns the page twice (st.rerun); its confirmation shows the name as typed.
+    wait_text(page, "Saved brand voice")
+    assert HOSTILE_NAME in page.locator('[data-testid="stAlert"]').filter(has_text="Saved brand voice").inner_text()
+    # The new voice is the selected one, its label the literal text.
     box = page.locator(f"{key('copy.voice')} [role='combobox']").first
+    assert box.input_value() == HOSTILE_NAME
     box.click()
-    option = page.get_by_role("option", name=HOSTILE_NAME)
-    option.first.wait_for()
+    page.get_by_role("option", name=HOSTILE_NAME).first.wait_for()
+    page.keyboard.press("Escape")
     assert page.evaluate("() => window.__xss === undefined")
     assert page.locator('[data-testid="stMain"] img[src="x"]').count() == 0
     assert page.locator('[data-testid="stMain"] b').filter(has_text="Bold").count() == 0
-    page.keyboard.press("Escape")
     assert not exceptions(page)

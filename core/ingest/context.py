@@ -86,6 +86,23 @@ def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int) ->
     return Source(sniffed=sniffed, table=table, rows=rows, colmap=colmap, structural=structural)
 
 
+def occurrence_ctes(rows: str, key: tuple[str, ...]) -> str:
+    """CTEs ending in ``_occ(_row, occ)``: the occurrence number (1, 2, ...) of each row whose ``key``
+    repeats in ``rows``, in row order; rows with a unique key are absent (their occurrence is 1).
+
+    Ids such as ``invoice:code#occurrence`` must be the same in every file that holds the line, so
+    overlapping files deduplicate. A window over every row sorts the whole file by its key;
+    repeated keys are rare, so a hash aggregate finds them and only their rows are numbered.
+    ``rows`` and ``key`` are our own CTE and column names, never input.
+    """
+    cols = ", ".join(key)
+    # NULL-safe, like PARTITION BY: rows with the same missing values count as the same key.
+    match = " AND ".join(f"r.{k} IS NOT DISTINCT FROM d.{k}" for k in key)
+    return f"""_dup_keys AS (SELECT {cols} FROM {rows} GROUP BY ALL HAVING count(*) > 1),
+            _occ AS (SELECT _row, row_number() OVER (PARTITION BY {cols} ORDER BY _row) AS occ
+                     FROM {rows} r SEMI JOIN _dup_keys d ON {match})"""
+
+
 def _newline(sniffed: Sniffed) -> str:
     with open(sniffed.path, "rb") as fh:
         head = fh.read(1 << 16)

@@ -7,7 +7,7 @@ constant (e.g. every row is a ``purchase``).
 
 from __future__ import annotations
 
-from core.ingest.context import Source, StageContext
+from core.ingest.context import Source, StageContext, occurrence_ctes
 from core.ingest.formats import Format
 from core.migrations import EVENT_TYPES
 
@@ -50,9 +50,10 @@ def stage_events(ctx: StageContext) -> None:
             {ctx.text(src, 'events', 'review_text')} AS review_text, {ctx.text(src, 'events', 'order_id')} AS order_id,
             {ctx.text(src, 'events', 'campaign_id')} AS campaign_id FROM {src.table}""")
         # Without an event id, the row's own content is its key (re-imports and overlaps dedupe).
-        ctx.stage("events", f"""SELECT coalesce(given_id, 'ev:' || md5(concat_ws('|', user_id, product_id,
-                event_type, ts, qty, price, order_id, review_text)) || '#' || row_number() OVER (PARTITION BY
-                user_id, product_id, event_type, ts, qty, price, order_id, review_text ORDER BY _row)) AS event_id,
+        key = ("user_id", "product_id", "event_type", "ts", "qty", "price", "order_id", "review_text")
+        ctx.stage("events", f"""WITH {occurrence_ctes(t, key)}
+            SELECT coalesce(given_id, 'ev:' || md5(concat_ws('|', {', '.join(key)})) || '#'
+                || coalesce(_occ.occ, 1)) AS event_id,
             user_id, product_id,
             CASE WHEN qty < 0 AND event_type = 'purchase' THEN 'return' ELSE event_type END AS event_type, ts,
             CAST(abs(qty) AS INTEGER) AS quantity, price, rating, review_text, order_id, campaign_id,
@@ -60,7 +61,7 @@ def stage_events(ctx: StageContext) -> None:
             CASE WHEN event_type NOT IN ({types}) THEN 'event type ''' || event_type || ''' is not one of {", ".join(EVENT_TYPES)}'
                  WHEN raw_ts IS NOT NULL AND ts IS NULL THEN 'date ''' || raw_ts || ''' is not a date'
                  WHEN qty IS NOT NULL AND qty <> round(qty) THEN 'quantity is not a whole number' END AS _reject
-            FROM {t}""", [src.name])
+            FROM {t} LEFT JOIN _occ USING (_row)""", [src.name])
 
 
 def stage_users(ctx: StageContext) -> None:

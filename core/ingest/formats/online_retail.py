@@ -8,7 +8,7 @@ person and are rejected with that reason; their products are still imported.
 
 from __future__ import annotations
 
-from core.ingest.context import StageContext
+from core.ingest.context import StageContext, occurrence_ctes
 from core.ingest.formats import Format, has_any
 
 INVOICE = ("invoiceno", "invoice", "invoice_no", "invoice no")
@@ -46,9 +46,9 @@ def stage(ctx: StageContext) -> None:
                        {f'cl_null({country})' if country else 'NULL'} AS _country
                 FROM {src.table}),
             l AS (SELECT * EXCLUDE (cust0),
-                         CASE WHEN suffix(cust0, '.0') THEN cust0[:-3] ELSE cust0 END AS cust FROM l0)
-            SELECT 'or:' || inv || ':' || code || '#'
-                       || row_number() OVER (PARTITION BY inv, code ORDER BY _row) AS event_id,
+                         CASE WHEN suffix(cust0, '.0') THEN cust0[:-3] ELSE cust0 END AS cust FROM l0),
+            {occurrence_ctes('l', ('inv', 'code'))}
+            SELECT 'or:' || inv || ':' || code || '#' || coalesce(_occ.occ, 1) AS event_id,
                    cust AS user_id, code AS product_id,
                    CASE WHEN inv ILIKE 'C%' OR qty < 0 THEN 'return' ELSE 'purchase' END AS event_type,
                    ts, CAST(abs(qty) AS INTEGER) AS quantity, price, NULL::DOUBLE AS rating,
@@ -65,7 +65,7 @@ def stage(ctx: StageContext) -> None:
                         WHEN price < 0 THEN 'negative price (an accounting adjustment, not a sale)'
                         WHEN cust IS NULL THEN 'customer id is missing (guest purchase): cannot attribute it to a person'
                    END AS _reject
-            FROM l""",
+            FROM l LEFT JOIN _occ USING (_row)""",
             [src.name],
         )
     ctx.unique_keys.add("events")  # invoice + stock code + occurrence

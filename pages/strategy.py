@@ -7,51 +7,41 @@ from datetime import date
 import streamlit as st
 
 from core.errors import CopyLiftError
+from core.generation.display import escape_markdown
+from core.number_format import money_column_format
 from core.strategy import (
     MODES, Plan, PlanSettings, list_strategies, load_strategy, outcome_frame, plan_from_dict, plan_to_dict,
-    plan_totals, save_strategy, segment_frame, set_status, strategy_history,
+    save_strategy, segment_frame, set_status, strategy_history,
 )
 from core.strategy_charts import allocation_chart, expected_conversions_chart, lift_chart
 from core.strategy_inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
+from core.strategy_view import PERCENT_COLUMNS, POINT_COLUMNS, arms_table, headlines, plan_notes
 from pages.common import get_config, get_predictor, get_store, show_error
 
+VIEWS = {"build": "Build a plan", "review": "Review, approve & export"}
+TABLE_FORMAT = ({c: st.column_config.NumberColumn(format="%.2f%%") for c in PERCENT_COLUMNS}
+                | {c: st.column_config.NumberColumn(format="%+.2f pts") for c in POINT_COLUMNS}
+                | {"revenue": st.column_config.NumberColumn(format=money_column_format())})
 MODE_LABELS = {"best": "Best predicted", "explore": "Explore (Thompson sampling)", "manual": "Manual shares"}
 MIME = {"csv": "text/csv", "json": "application/json",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def show_plan(plan: Plan, key: str) -> None:
-    totals = plan_totals(plan)
-    cols = st.columns(4)
-    cols[0].metric("Sends", f"{totals['sends']:,.0f}")
-    fmt = lambda v: "n/a" if v is None else f"{v:,.0f}"  # noqa: E731
-    cols[1].metric("Expected conversions", fmt(totals["conversions"]),
-                   help=f"90% interval {fmt(totals['conversions_low'])} to {fmt(totals['conversions_high'])}")
-    cols[2].metric("Incremental over control", fmt(totals["incremental"]),
-                   help=f"90% interval {fmt(totals['incremental_low'])} to {fmt(totals['incremental_high'])}")
-    cols[3].metric("Expected revenue", "n/a" if totals["revenue"] is None else f"{totals['revenue']:,.0f}")
-    for seg in plan.segments:
-        if seg.do_not_send:
-            st.warning(f"**Do not send to {seg.segment.name}.** {seg.reason}", icon="🛑")
-        elif seg.reason:
-            st.info(f"{seg.segment.name}: {seg.reason}")
-        if seg.sample_size is not None and not seg.sample_size.enough and not seg.do_not_send:
-            st.warning(f"{seg.segment.name}: {seg.sample_size.message}", icon="📏")
-        thin = [a.variant_id for a in seg.arms if a.thin_data]
-        if thin:
-            st.caption(f"{seg.segment.name}: predictions for {', '.join(thin)} rest on little comparable data.")
-        if seg.over_frequency:
-            done = "excluded" if seg.excluded_user_ids else "not excluded (tick the box to exclude them)"
-            st.caption(f"{seg.segment.name}: {seg.over_frequency:,} users would get more than "
-                       f"{plan.settings.max_messages} messages in {plan.settings.window_days} days; {done}.")
-    segs, arms = segment_frame(plan), outcome_frame(plan)
+    for col, tile in zip(st.columns(4), headlines(plan)):
+        col.metric(tile.label, tile.value, help=tile.help)
+    for note in plan_notes(plan):  # segment names are user text: shown literally
+        if note.level == "caption":
+            st.caption(escape_markdown(note.text))
+        else:
+            getattr(st, note.level)(escape_markdown(note.text), icon=note.icon)
+    arms = outcome_frame(plan)
     left, right = st.columns(2)
-    left.plotly_chart(expected_conversions_chart(segs), key=f"{key}.conv")
+    left.plotly_chart(expected_conversions_chart(segment_frame(plan)), key=f"{key}.conv")
     right.plotly_chart(allocation_chart(arms), key=f"{key}.alloc")
     if arms["lift_pts"].notna().any():
         st.plotly_chart(lift_chart(arms), key=f"{key}.lift")
-    st.dataframe(arms.drop(columns=["segment_id"]), hide_index=True,
-                 column_config={"share": st.column_config.NumberColumn(format="percent")})
+    st.dataframe(arms_table(plan), hide_index=True, column_config=TABLE_FORMAT)
 
 
 st.title("Strategy & Export")
@@ -59,9 +49,16 @@ store = get_store()
 user = st.text_input("Your name (recorded as author or approver)", key="strategy.user").strip() or None
 if "strategy.flash" in st.session_state:
     st.success(st.session_state.pop("strategy.flash"))
-build_tab, review_tab = st.tabs(["Build a plan", "Review, approve & export"])
+# A keyed control, not st.tabs: tabs reset to the first one on every rerun, so Submit or
+# Approve would hide the next step. Actions ask for a view through "strategy.view_next",
+# applied here before the control exists (a widget's state cannot change after).
+if "strategy.view_next" in st.session_state:
+    st.session_state["strategy.view"] = st.session_state.pop("strategy.view_next")
+st.session_state.setdefault("strategy.view", "build")
+view = st.segmented_control("View", list(VIEWS), format_func=VIEWS.get, required=True, key="strategy.view",
+                            label_visibility="collapsed")
 
-with build_tab:
+if view == "build":
     try:
         predictor = get_predictor()
     except CopyLiftError as err:  # e.g. a model file that fails its hash check
@@ -128,15 +125,16 @@ with build_tab:
                     if submit:
                         rec = set_status(store, rec.strategy_id, "submitted", author=user)
                     st.session_state["strategy.pick"] = rec.strategy_id
+                    st.session_state["strategy.view_next"] = "review"  # where its next step is
                     st.session_state["strategy.flash"] = f"Saved {rec.name} ({rec.strategy_id}) v{rec.version}: {rec.status}."
                     st.rerun()  # so the sidebar's approval count is current
                 except CopyLiftError as err:
                     show_error(err)
 
-with review_tab:
+else:
     saved = list_strategies(store)
     if saved.empty:
-        st.info("No saved strategies yet: build and save one on the first tab.")
+        st.info("No saved strategies yet: build and save one under \"Build a plan\".")
     else:
         st.dataframe(saved, hide_index=True)
         names = dict(zip(saved["strategy_id"], saved["name"] + " (" + saved["status"] + ")"))

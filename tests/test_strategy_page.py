@@ -86,8 +86,17 @@ def test_full_flow_build_submit_approve_export(page, app_env):
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert any("Expected conversions" in t for t in titles) and any("allocation" in t for t in titles)
 
+    revenue = next(m.value for m in at.metric if m.label == "Expected revenue")
+    assert revenue.startswith("$"), revenue
+    table = at.dataframe[0].value
+    assert table["rate"].between(2.0, 3.0).all()  # percent, not fractions (the fake rates are 0.02-0.03)
+
     at.button(key="strategy.submit").click().run()
     assert not at.exception, at.exception
+    # Submitting switches to the review view, where the approver's buttons are (tabs would reset).
+    assert at.session_state["strategy.view"] == "review"
+    assert not at.button(key="strategy.to_approved").disabled
+    assert "strategy.build" not in [b.key for b in at.button]
     store = pages.common.get_store()  # the app's own cached store (it holds the file lock)
     sid = list_strategies(store)["strategy_id"].iloc[0]
     assert load_strategy(store, sid).status == "submitted"
@@ -99,6 +108,7 @@ def test_full_flow_build_submit_approve_export(page, app_env):
     at.text_area(key="strategy.comment").input("looks good")
     at.button(key="strategy.to_approved").click().run()
     assert not at.exception, at.exception
+    assert at.session_state["strategy.view"] == "review"  # the approval's rerun keeps the view
     at.button(key="strategy.export").click().run()
     assert not at.exception, at.exception
     files = at.session_state["strategy.files"]
@@ -148,3 +158,16 @@ def test_empty_state_without_predictor(app_env, monkeypatch):
     assert not at.exception
     assert any("train a model on the Predict page" in i.value for i in at.info)
 
+
+
+def test_the_view_survives_reruns_and_can_be_switched_back(page):
+    at = page
+    assert at.session_state["strategy.view"] == "build"
+    at.session_state["strategy.view"] = "review"
+    at.run()
+    assert any("No saved strategies yet" in i.value for i in at.info)
+    at.text_input(key="strategy.user").input("mia").run()  # an unrelated rerun
+    assert at.session_state["strategy.view"] == "review"
+    at.session_state["strategy.view"] = "build"
+    at.run()
+    assert at.button(key="strategy.build")

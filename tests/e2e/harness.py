@@ -259,6 +259,12 @@ def click(page, widget_key: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
     rerun(page, page.locator(f"{key(widget_key)} button").first.click, timeout_ms)
 
 
+def pick(page, widget_key: str, label: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    """Click the option ``label`` of the ``st.segmented_control`` / ``st.pills`` with ``key=widget_key``."""
+    option = page.locator(f"{key(widget_key)} button").filter(has_text=label).first
+    rerun(page, option.click, timeout_ms)
+
+
 def upload(page, widget_key: str, *paths: Path, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
     """Give files to the ``st.file_uploader`` with ``key=widget_key`` and wait for the rerun."""
     field = page.locator(f'{key(widget_key)} input[type="file"]')

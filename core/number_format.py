@@ -9,9 +9,19 @@ default to ``$``, so ``$`` is the default here too; callers may pass another.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 DEFAULT_CURRENCY = "$"
 MISSING = "n/a"
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One ``st.metric`` tile as shown: its label, the formatted value and the help text (an interval)."""
+
+    label: str
+    value: str
+    help: str | None = None
 
 
 def _missing(value: float | None) -> bool:

@@ -11,17 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.number_format import DEFAULT_CURRENCY, MISSING, money
+from core.number_format import DEFAULT_CURRENCY, MISSING, Headline, money
 from core.strategy import Plan, outcome_frame, plan_totals
-
-
-@dataclass(frozen=True)
-class Headline:
-    """One metric tile: its label, the value as shown and the interval in its help text."""
-
-    label: str
-    value: str
-    help: str | None = None
 
 
 @dataclass(frozen=True)

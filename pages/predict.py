@@ -9,11 +9,15 @@ from core.prediction.charts import incremental_chart, lift_heatmap, rate_chart
 from core.prediction.registry import latest_version
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, train_model
-from core.prediction.views import (candidate_variants, incremental_outcomes, lift_matrix, prediction_table,
-                                   revenue_per_conversion)
+from core.prediction.views import (best_variant_headline, candidate_variants, incremental_outcomes, lift_matrix,
+                                   prediction_table, revenue_per_conversion)
 from pages.common import SEGMENT_KEY, current_segment_label, get_config, get_predictor, get_store, show_error
 
 HISTORY = "__history__"
+# The page scores the conversion model (get_predictor's default): rates in percent, lifts in points.
+RATE = "%.2f%%"
+TABLE_UNITS = {"rate": RATE, "low": RATE, "high": RATE, "send_low": RATE, "send_high": RATE,
+               "lift_pts": "%+.2f pts", "lift_low": "%+.2f pts", "lift_high": "%+.2f pts"}
 state = st.session_state
 
 st.title("Predict")
@@ -117,21 +121,18 @@ if results and results["segment"] == current_segment_label():
         table[["variant_id", "copy_text", "rate", "low", "high", "send_low", "send_high", "lift_pts", "lift_low",
                "lift_high", "lift_pct", "reasons", "is_control"]],
         hide_index=True, key="predict.table",
-        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in
-                       ("rate", "low", "high", "send_low", "send_high", "lift_pts", "lift_low", "lift_high")}
+        column_config={c: st.column_config.NumberColumn(format=unit) for c, unit in TABLE_UNITS.items()}
         | {"lift_pct": st.column_config.NumberColumn("lift %", format="%+.1f%%")},
     )
-    st.caption("Rates and lifts in percent / points; low-high is the 90% model interval, send_low-send_high "
-               f"adds the noise of sending to {results['send_size']:,} users.")
+    st.caption("Low-high is the 90% model interval; send_low-send_high adds the noise of sending to "
+               f"{results['send_size']:,} users. Lifts are in percentage points over the control.")
 
     st.subheader("Managers' view")
     extra = incremental_outcomes(preds, results["send_size"], revenue_per_conversion(store))
     if not extra.empty:
         st.plotly_chart(incremental_chart(extra), key="predict.extra")
-        best = extra.sort_values("extra_conversions").iloc[-1]
-        st.metric(f"Best variant {best['variant_id']}: extra revenue for {results['send_size']:,} sends",
-                  f"{best['extra_revenue']:,.0f}", help=f"90% interval {best['revenue_low']:,.0f} to "
-                  f"{best['revenue_high']:,.0f}")
+        tile = best_variant_headline(extra, results["send_size"])
+        st.metric(tile.label, tile.value, help=tile.help)
     if st.button("Compare lift across segments", key="predict.heatmap"):
         from core.segments import list_segments
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import CopyLiftError
+from core.number_format import DEFAULT_CURRENCY, Headline, money
 from core.prediction.model import Predictor
 from core.prediction.scoring import predict_variants, predictions_frame
 from core.prediction.types import VariantPrediction
@@ -70,6 +71,24 @@ def incremental_outcomes(predictions: Sequence[VariantPrediction], send_size: in
             "revenue_high": p.lift_high * send_size * revenue_per_conversion,
         })
     return pd.DataFrame(rows)
+
+
+def best_variant_headline(extra: pd.DataFrame, send_size: int,
+                          currency: str = DEFAULT_CURRENCY) -> Headline | None:
+    """The managers' headline: the variant with the most expected extra conversions, if it beats the control.
+
+    When every variant is predicted at or below the control, calling one of them
+    "best" would mislead: the headline says so and names the closest one instead.
+    """
+    if extra.empty:
+        return None
+    best = extra.sort_values("extra_conversions").iloc[-1]
+    interval = f"90% interval {money(best['revenue_low'], currency)} to {money(best['revenue_high'], currency)}"
+    if best["extra_conversions"] <= 0:
+        return Headline(f"No variant beats the control (closest: {best['variant_id']}); extra revenue for "
+                        f"{send_size:,} sends", money(best["extra_revenue"], currency), interval)
+    return Headline(f"Best variant {best['variant_id']}: extra revenue for {send_size:,} sends",
+                    money(best["extra_revenue"], currency), interval)
 
 
 def revenue_per_conversion(store: Store) -> float:

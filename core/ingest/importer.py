@@ -26,7 +26,7 @@ from core.config import load_config
 from core.errors import ImportFailed, NotFoundError, ValidationError
 from core.ingest import formats
 from core.ingest.context import ImportOptions, Source, StageContext, load_source
-from core.ingest.sniff import LOW_CONFIDENCE, SEPARATOR_NAMES, SourceFile, record_start_lines, sniff
+from core.ingest.sniff import LOW_CONFIDENCE, SEPARATOR_NAMES, Sniffed, SourceFile, record_start_lines, sniff
 from core.migrations import DATA_TABLES
 from core.store import Store, quote_ident
 
@@ -159,9 +159,12 @@ def _choose_format(sources: list[Source], options: ImportOptions) -> formats.For
     return fmt
 
 
-def _stage(cur: duckdb.DuckDBPyConnection, files: list[SourceFile], options: ImportOptions, work: Path,
-           default_day_first: bool, limit_mb: int) -> tuple[StageContext, formats.Format]:
-    sniffed = [sniff(f, work, encoding=options.encoding, limit_mb=limit_mb) for f in files]
+def _sniff_all(files: list[SourceFile], options: ImportOptions, work: Path, limit_mb: int) -> list[Sniffed]:
+    return [sniff(f, work, encoding=options.encoding, limit_mb=limit_mb) for f in files]
+
+
+def _stage(cur: duckdb.DuckDBPyConnection, sniffed: list[Sniffed], options: ImportOptions,
+           default_day_first: bool) -> tuple[StageContext, formats.Format]:
     sources = [load_source(cur, s, i) for i, s in enumerate(sniffed)]
     for src in sources:
         if src.rows == 0 and not src.structural:
@@ -256,12 +259,9 @@ def _write_rejects_file(cur: duckdb.DuckDBPyConnection, file_hash: str) -> Path:
 
 
 def _one_record_per_line(src: Source) -> bool:
-    newlines, last = 0, b"\n"
-    with open(src.sniffed.path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            newlines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return newlines + (0 if last == b"\n" else 1) == src.rows + len(src.structural) + 1
+    sn = src.sniffed
+    lines = sn.newlines + (0 if sn.final_newline else 1)  # counted while sniffing
+    return lines == src.rows + len(src.structural) + 1
 
 
 def _line_starts(src: Source):
@@ -376,10 +376,8 @@ def _already(store: Store, file_hash: str) -> tuple | None:
     )
 
 
-def _hashes(files: list[SourceFile]) -> str:
-    from core.ingest.sniff import file_hash
-
-    return combined_hash([file_hash(Path(f.path)) for f in files if Path(f.path).exists()])
+def _hashes(sniffed: list[Sniffed]) -> str:
+    return combined_hash([s.sha256 for s in sniffed])
 
 
 def _already_report(file_hash: str, row: tuple) -> ImportReport:
@@ -403,11 +401,12 @@ def preview(store: Store, files: list[Any], options: ImportOptions | None = None
     options = options or ImportOptions()
     sources = as_sources(files)
     day_first, limit = _defaults(store, limit_mb)
-    file_hash = _hashes(sources)
     work = Path(tempfile.mkdtemp(prefix="copylift-import-"))
     cur = store.cursor()
     try:
-        ctx, fmt = _stage(cur, sources, options, work, day_first, limit)
+        sniffed = _sniff_all(sources, options, work, limit)  # hashes each file in the same pass
+        file_hash = _hashes(sniffed)
+        ctx, fmt = _stage(cur, sniffed, options, day_first)
         report = _build_report(ctx, fmt, "preview", file_hash)
     finally:
         cur.close()
@@ -433,14 +432,15 @@ def run_import(store: Store, files: list[Any], options: ImportOptions | None = N
         return report
     sources = as_sources(files)
     day_first, limit = _defaults(store, limit_mb)
-    file_hash = _hashes(sources)
-    done = _already(store, file_hash)
-    if done:
-        return _already_report(file_hash, done)
     work = Path(tempfile.mkdtemp(prefix="copylift-import-"))
     try:
+        sniffed = _sniff_all(sources, options, work, limit)  # hashes each file in the same pass
+        file_hash = _hashes(sniffed)
+        done = _already(store, file_hash)
+        if done:
+            return _already_report(file_hash, done)
         with store.transaction() as cur:
-            ctx, fmt = _stage(cur, sources, options, work, day_first, limit)
+            ctx, fmt = _stage(cur, sniffed, options, day_first)
             report = _build_report(ctx, fmt, "imported", file_hash, count_new=False)
             _check_choices(report, options)
             import_id = int(cur.execute("SELECT nextval('import_id_seq')").fetchone()[0])

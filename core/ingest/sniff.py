@@ -59,6 +59,8 @@ class Sniffed:
     delimiter: str
     columns: tuple[str, ...]
     compression: str | None = None  # "gzip" when the upload was compressed
+    newlines: int = -1  # LF bytes in the text (-1: not counted); with ``final_newline``, tells
+    final_newline: bool = True  # whether every record is one line (line number = record + 1)
 
 
 def is_gzip(path: Path) -> bool:
@@ -104,16 +106,46 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_utf8(path: Path) -> bool:
+@dataclass(frozen=True)
+class ByteScan:
+    """What one pass over a file's bytes found."""
+
+    sha256: str
+    utf8: bool
+    newlines: int
+    final_newline: bool
+
+
+def scan_bytes(path: Path, *, hash_bytes: bool = True) -> ByteScan:
+    """Hash, UTF-8 check and line count in one pass (the file is read once, not three times).
+
+    The LF count holds for the transcoded copy of a legacy 8-bit file too: byte 0x0A is a line
+    feed in Windows-1252, Latin-1 and Mac Roman, and never part of a multi-byte UTF-8 character.
+    """
+    digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(_CHUNK), b""):
-                decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+    utf8, newlines, last = True, 0, b"\n"
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            if hash_bytes:
+                digest.update(chunk)
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return ByteScan(digest.hexdigest() if hash_bytes else "", utf8, newlines, last == b"\n")
+
+
+def _is_utf8(path: Path) -> bool:
+    return scan_bytes(path, hash_bytes=False).utf8
 
 
 def _non_ascii_sample(path: Path) -> bytes:
@@ -130,7 +162,7 @@ def _non_ascii_sample(path: Path) -> bytes:
     return b"".join(keep)
 
 
-def detect_encoding(path: Path) -> tuple[str, float, str]:
+def detect_encoding(path: Path, utf8: bool | None = None) -> tuple[str, float, str]:
     """Return ``(encoding, confidence 0..1, note)`` for a file.
 
     UTF-8 (with or without a byte-order mark) is checked exactly by decoding
@@ -143,7 +175,7 @@ def detect_encoding(path: Path) -> tuple[str, float, str]:
         raise ValidationError(
             "The file is UTF-16 text, which CopyLift does not read. Save it as CSV UTF-8 and upload it again."
         )
-    if _is_utf8(path):
+    if _is_utf8(path) if utf8 is None else utf8:
         if head.startswith(codecs.BOM_UTF8):
             return "utf-8-sig", 1.0, "UTF-8 with byte-order mark"
         return "utf-8", 1.0, "UTF-8"
@@ -275,6 +307,7 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
         size_text = size
     if size_text == 0 or not _head_text(path, 4096).strip():
         raise ValidationError(f"{source.name} is empty: there is no header and no data. Export the file again.")
+    scan = scan_bytes(path, hash_bytes=compression is None)
     if encoding:
         enc = encoding.lower().replace("_", "-") if encoding.lower() != "mac_roman" else "mac_roman"
         try:
@@ -282,10 +315,10 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
         except LookupError as err:
             raise ValidationError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODING_CHOICES)}") from err
         confidence, note = 1.0, f"{enc} (chosen by you)"
-        if enc in ("utf-8", "utf-8-sig", "utf8") and not _is_utf8(path):
+        if enc in ("utf-8", "utf-8-sig", "utf8") and not scan.utf8:
             raise ValidationError(f"{source.name} is not valid UTF-8; choose one of {', '.join(LEGACY_ENCODINGS)}.")
     else:
-        enc, confidence, note = detect_encoding(path)
+        enc, confidence, note = detect_encoding(path, scan.utf8)
     readable = path if enc in ("utf-8", "utf-8-sig", "utf8") else transcode_to_utf8(path, enc, work_dir)
     text = _head_text(readable)
     sep = detect_separator(text)
@@ -305,13 +338,15 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
         original_path=original,
         path=readable,
         size_bytes=size,
-        sha256=file_hash(original),
+        sha256=file_hash(original) if compression else scan.sha256,
         encoding=enc,
         encoding_confidence=confidence,
         encoding_note=note,
         delimiter=sep,
         columns=columns,
         compression=compression,
+        newlines=scan.newlines,
+        final_newline=scan.final_newline,
     )
 
 

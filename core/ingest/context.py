@@ -91,16 +91,16 @@ def occurrence_ctes(rows: str, key: tuple[str, ...]) -> str:
     repeats in ``rows``, in row order; rows with a unique key are absent (their occurrence is 1).
 
     Ids such as ``invoice:code#occurrence`` must be the same in every file that holds the line, so
-    overlapping files deduplicate. A window over every row sorts the whole file by its key;
-    repeated keys are rare, so a hash aggregate finds them and only their rows are numbered.
+    overlapping files deduplicate. A window over every row sorts the whole file by its key, and
+    grouping by the key itself builds a hash table of a million strings; grouping by a 64-bit
+    hash of the key is cheap. A hash collision only adds rows to the numbered set, and the
+    window partitions by the real key (NULL-safe, like ``hash``), so the numbers stay exact.
     ``rows`` and ``key`` are our own CTE and column names, never input.
     """
     cols = ", ".join(key)
-    # NULL-safe, like PARTITION BY: rows with the same missing values count as the same key.
-    match = " AND ".join(f"r.{k} IS NOT DISTINCT FROM d.{k}" for k in key)
-    return f"""_dup_keys AS (SELECT {cols} FROM {rows} GROUP BY ALL HAVING count(*) > 1),
+    return f"""_dup_keys AS (SELECT hash({cols}) AS _h FROM {rows} GROUP BY 1 HAVING count(*) > 1),
             _occ AS (SELECT _row, row_number() OVER (PARTITION BY {cols} ORDER BY _row) AS occ
-                     FROM {rows} r SEMI JOIN _dup_keys d ON {match})"""
+                     FROM {rows} WHERE hash({cols}) IN (SELECT _h FROM _dup_keys))"""
 
 
 def _newline(sniffed: Sniffed) -> str:

@@ -2,7 +2,8 @@
 
 ``train_model`` is the one code path used by the Predict page's Retrain button,
 ``python -m core.prediction train`` and the benchmarks: assemble rows
-(``features.build_training_data``), fit ``CalibratedBoostedModel``, collect the
+(``features.build_training_data``, less any campaigns held out for
+evaluation: ``without_campaigns``), fit ``CalibratedBoostedModel``, collect the
 reference data scoring needs (``build_reference``), save with the registry.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from core.config import AppConfig, load_config
+from core.errors import PredictionError
 from core.prediction.features import (
     COPY_NUMERIC,
     BRIEF_NUMERIC,
@@ -61,6 +63,22 @@ class TrainingSettings:
 # Small and fast, for tests and the page's quick check; same code path as the default.
 FAST_SETTINGS = TrainingSettings(max_iter=60, learning_rate=0.15, n_folds=2, n_bootstrap=3,
                                  min_samples_leaf=50)
+
+
+def without_campaigns(data: TrainingData, campaigns: Sequence[str]) -> TrainingData:
+    """``data`` less every row whose campaign (its ``groups`` entry) is in ``campaigns``.
+
+    Used to hold campaigns out of training so they can test a model honestly.
+    Raises ``PredictionError`` when nothing would be left to learn from.
+    """
+    if not campaigns:
+        return data
+    keep = ~np.isin(data.groups, np.asarray([str(c) for c in campaigns], dtype=str))
+    if not keep.any():
+        raise PredictionError("every campaign in the store was held out; nothing is left to train on")
+    return replace(data, X=data.X[keep].reset_index(drop=True), y=data.y[keep], weight=data.weight[keep],
+                   groups=data.groups[keep], variant_ids=data.variant_ids[keep], source=data.source[keep],
+                   user_ids=data.user_ids[keep])
 
 
 def _first_per_variant(data: TrainingData) -> np.ndarray:
@@ -132,14 +150,18 @@ def fit_predictor(data: TrainingData, settings: TrainingSettings | None = None,
     metrics = dict(model.cv_metrics_)
     metrics.update(n_campaigns=reference["n_campaigns"], n_variants=reference["n_variants"],
                    n_rows=reference["n_rows"], n_sends=reference["n_sends"],
-                   sources=sorted(set(map(str, data.source))))
+                   sources=sorted(set(map(str, data.source))),
+                   # Which campaigns this model learned from, so a later retrain can tell
+                   # which results it never saw (core.learning's held-out comparison).
+                   campaigns=sorted(set(map(str, data.groups))))
     return Predictor(model, data.outcome, reference, metrics, data_hash(data), settings.hash(data.outcome))
 
 
 def train_model(store: Store, cfg: AppConfig | None = None, outcome: str = "conversion",
                 progress: Progress | None = None, *, settings: TrainingSettings | None = None,
-                user_features: UserFeatureFn | None = None, note: str | None = None) -> ModelVersion:
-    """Train on everything in the store and save a new model version.
+                user_features: UserFeatureFn | None = None, note: str | None = None,
+                exclude_campaigns: Sequence[str] = ()) -> ModelVersion:
+    """Train on everything in the store (less ``exclude_campaigns``) and save a new model version.
 
     Parameters
     ----------
@@ -149,12 +171,18 @@ def train_model(store: Store, cfg: AppConfig | None = None, outcome: str = "conv
         ``progress(fraction, message)``, called as the work advances (for ``st.status``).
     settings:
         Model settings; ``FAST_SETTINGS`` trains a smaller model in a few seconds.
+    exclude_campaigns:
+        Campaign ids (as in ``TrainingData.groups``) whose rows are left out, e.g. campaigns
+        held out to evaluate the model; recorded in the version's metrics.
     """
     cfg = cfg or load_config()
     if progress:
         progress(0.0, "Reading exposures and results")
     data = build_training_data(store, outcome, user_features=user_features, progress=progress)
+    data = without_campaigns(data, exclude_campaigns)
     predictor = fit_predictor(data, settings, progress)
+    if exclude_campaigns:
+        predictor.metrics["excluded_campaigns"] = sorted(map(str, exclude_campaigns))
     if progress:
         progress(0.97, "Saving the model")
     version = save_predictor(store, cfg, predictor, note=note)

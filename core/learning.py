@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from core.errors import NotFoundError, ValidationError
+from core.errors import NotFoundError, PredictionError, ValidationError
 from core.experiments import Readout, posterior_draws, readout
 from core.store import Store
 from core.trust import add_observed, beta_from_interval
@@ -356,17 +356,125 @@ def set_auto_retrain(store: Store, enabled: bool) -> None:
 
 @dataclass(frozen=True)
 class RetrainReport:
-    """What a retrain changed: versions, metrics before/after, and how predictions moved."""
+    """What a retrain changed: versions, metrics before/after on held-out campaigns, how predictions moved."""
 
     old_version: int | None
     new_version: int
     metrics: pd.DataFrame  # metric, before, after
     movement: pd.DataFrame = field(default_factory=pd.DataFrame)  # variant_id, segment_name, before, after, change
     notes: tuple[str, ...] = ()
+    held_out: HeldOut | None = None
+
+
+# -- which results a model has not seen -------------------------------------------------------
+# Share of measured strategies (most recent first) held out of the comparison model; at least one.
+HOLDOUT_SHARE = 0.25
+CAMPAIGN_COLUMNS = ["strategy_id", "campaign_id", "measured_at", "imported_at"]
+
+
+def measured_campaigns(store: Store) -> pd.DataFrame:
+    """Each measured strategy's results by training campaign, with when they were sent and imported.
+
+    ``campaign_id`` is the id the predictor's training rows carry for these
+    results (``TrainingData.groups``): the exposure's campaign, else its
+    variant's campaign, else the variant id; aggregate rows take their
+    variant's campaign and count only for variants without user-level rows.
+    This mirrors ``core.prediction.features.build_training_data`` so that
+    holding these ids out removes exactly the strategy's results from training.
+    ``measured_at``: the latest send time (user-level rows) or period
+    (aggregate rows), else the import time.
+    """
+    frame = store.df(
+        """SELECT e.strategy_id, coalesce(e.campaign_id, v.campaign_id, e.variant_id) AS campaign_id,
+                  max(e.sent_at) AS measured_at, max(l.imported_at) AS imported_at
+           FROM exposures e JOIN variants v ON v.variant_id = e.variant_id
+           LEFT JOIN import_log l ON l.import_id = e.import_id
+           WHERE e.strategy_id IS NOT NULL GROUP BY ALL
+           UNION ALL
+           SELECT r.strategy_id, coalesce(v.campaign_id, v.variant_id) AS campaign_id,
+                  max(coalesce(r.period_end, r.period_start, l.imported_at)) AS measured_at,
+                  max(l.imported_at) AS imported_at
+           FROM variant_results r JOIN variants v ON v.variant_id = r.variant_id
+           LEFT JOIN import_log l ON l.import_id = r.import_id
+           WHERE r.strategy_id IS NOT NULL AND r.sends > 0
+             AND NOT EXISTS (SELECT 1 FROM exposures e WHERE e.variant_id = r.variant_id)
+           GROUP BY ALL"""
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=CAMPAIGN_COLUMNS)
+    return (frame.groupby(["strategy_id", "campaign_id"], as_index=False)
+            .agg(measured_at=("measured_at", "max"), imported_at=("imported_at", "max")))
+
+
+def strategy_recency(campaigns: pd.DataFrame) -> pd.Series:
+    """When each strategy's results were measured (latest of its campaigns), indexed by strategy id."""
+    if campaigns.empty:
+        return pd.Series(dtype="datetime64[ns]", name="measured_at")
+    return campaigns.groupby("strategy_id")["measured_at"].max()
+
+
+def campaigns_seen(version, campaigns: pd.DataFrame) -> set[str]:
+    """Campaign ids a saved model version learned from.
+
+    Versions record their training campaigns (``metrics["campaigns"]``). For
+    older versions that do not, a campaign counts as seen when all its rows were
+    stored before the version was created (rows without an import time count as
+    seen, to stay on the safe side).
+    """
+    if version is None:
+        return set()
+    recorded = version.metrics.get("campaigns")
+    if recorded is not None:
+        return set(map(str, recorded))
+    per_campaign = campaigns.groupby("campaign_id")["imported_at"].max()
+    created = pd.Timestamp(version.created_at)
+    return {str(c) for c, t in per_campaign.items() if pd.isna(t) or pd.Timestamp(t) <= created}
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Strategies whose results test the models, and the campaigns kept out of the comparison model."""
+
+    strategies: tuple[str, ...]
+    campaigns: tuple[str, ...]
+    old_saw: bool  # True: the old model was trained on them, so its figures there would be fit, not forecast
+
+    @property
+    def rule(self) -> str:
+        return (
+            f"Held out: the most recent {HOLDOUT_SHARE:.0%} of measured strategies (at least one) that the current "
+            "model had not seen; a comparison model is trained on everything else and both models are scored on "
+            "them. The saved new version is then trained on everything, held-out results included."
+        )
+
+
+def pick_held_out(campaigns: pd.DataFrame, seen: set[str], share: float = HOLDOUT_SHARE) -> HeldOut:
+    """Choose the held-out strategies (pure; see ``HeldOut.rule``).
+
+    Strategies are ordered by ``measured_at`` (newest first, ties by id). The
+    newest ``max(1, ceil(share * n))`` among those none of whose campaigns are in
+    ``seen`` are held out; when the old model saw every strategy, the newest ones
+    are held out anyway and ``old_saw`` says that "before" cannot be a forecast.
+    A strategy is evaluated when all its campaigns are held out, so the
+    comparison model saw none of its results.
+    """
+    if campaigns.empty:
+        return HeldOut((), (), False)
+    camps = campaigns.groupby("strategy_id")["campaign_id"].agg(lambda s: frozenset(map(str, s)))
+    recency = strategy_recency(campaigns)
+    order = sorted(camps.index, key=lambda s: (pd.Timestamp(recency[s]) if pd.notna(recency[s])
+                                               else pd.Timestamp.min, str(s)), reverse=True)
+    k = max(1, int(np.ceil(share * len(order))))
+    unseen = [s for s in order if not camps[s] & seen]
+    picked = (unseen or order)[:k]
+    held = frozenset().union(*(camps[s] for s in picked))
+    evaluated = tuple(s for s in order if camps[s] <= held)
+    return HeldOut(evaluated, tuple(sorted(held)), old_saw=not unseen)
 
 
 def measured_cells(store: Store, strategy_ids: list[str] | None = None) -> pd.DataFrame:
-    """Plan rows of every strategy with results, joined with the observed counts (predictions optional)."""
+    """Plan rows of every strategy with results, joined with the observed counts and when they were measured."""
+    recency = strategy_recency(measured_campaigns(store))
     if strategy_ids is None:
         strategy_ids = [
             r[0]
@@ -383,9 +491,10 @@ def measured_cells(store: Store, strategy_ids: list[str] | None = None) -> pd.Da
             continue
         arms, _ = strategy_results(store, sid)
         if not arms.empty:
-            parts.append(plan.merge(arms.drop(columns="is_control"), on=["segment_name", "variant_id"]))
+            cells = plan.merge(arms.drop(columns="is_control"), on=["segment_name", "variant_id"])
+            parts.append(cells.assign(measured_at=recency.get(sid, pd.NaT)))
     if not parts:
-        return pd.DataFrame(columns=[*PLAN_COLUMNS, "sends", "conversions", "revenue"])
+        return pd.DataFrame(columns=[*PLAN_COLUMNS, "sends", "conversions", "revenue", "measured_at"])
     return pd.concat(parts, ignore_index=True)
 
 
@@ -419,26 +528,33 @@ def predict_cells(store: Store, predictor, cells: pd.DataFrame) -> pd.DataFrame:
 def cell_metrics(cells: pd.DataFrame) -> dict[str, float]:
     """How well predicted rates match observed ones, over segment x variant cells.
 
-    ``cells`` has ``pred_rate, pred_low, pred_high, sends, conversions``. Log loss
-    is per send (binomial), so big cells count more; coverage uses the predictive
+    ``cells`` has ``pred_rate, pred_low, pred_high, sends, conversions``. AUC,
+    log loss and calibration error are per send (each cell's conversions and
+    misses carry its prediction), so big cells count more; AUC therefore only
+    measures how well the model ranks cells. Coverage uses the predictive
     interval (model uncertainty plus sampling noise of the actual sends).
     """
     from scipy import stats
+
+    from core.prediction.metrics import binary_metrics
 
     if cells.empty:
         return {}
     data = add_observed(cells)
     p = np.clip(data["pred_rate"].to_numpy(float), 1e-6, 1 - 1e-6)
     x, n = data["conversions"].to_numpy(float), data["sends"].to_numpy(float)
-    log_loss = float(-(x * np.log(p) + (n - x) * np.log(1 - p)).sum() / n.sum())
+    per_send = binary_metrics(np.r_[np.ones(len(p)), np.zeros(len(p))], np.r_[p, p], np.r_[x, n - x])
     rho = stats.spearmanr(data["pred_rate"], data["obs_rate"]).statistic if len(data) > 2 else float("nan")
     return {
         "cells": float(len(data)),
+        "sends": float(n.sum()),
+        "AUC (per send)": np.nan if per_send["auc"] is None else float(per_send["auc"]),
+        "log loss per send": float(per_send["log_loss"]),
+        "calibration error (ECE, pts)": float(per_send["ece"]) * 100,
+        "share inside 90% interval": float(data["inside"].mean()),
         "mean abs error (pts)": float(np.mean(np.abs(data["pred_rate"] - data["obs_rate"])) * 100),
         "bias (pts, predicted - observed)": float((np.average(p, weights=n) - x.sum() / n.sum()) * 100),
-        "log loss per send": log_loss,
         "rank correlation (Spearman)": float(rho),
-        "share inside 90% interval": float(data["inside"].mean()),
     }
 
 
@@ -465,6 +581,16 @@ def working_set_movement(store: Store, old, new, variants: pd.DataFrame, segment
     return pd.DataFrame(rows).sort_values("after", ascending=False).reset_index(drop=True)
 
 
+def _scored(cells: pd.DataFrame, preds: pd.DataFrame | None) -> dict[str, float]:
+    if preds is None or preds.empty:
+        return {}
+    joined = cells.drop(columns=["pred_rate", "pred_low", "pred_high"]).merge(
+        preds.rename(columns={"rate": "pred_rate", "low": "pred_low", "high": "pred_high"}),
+        on=["segment_name", "variant_id"],
+    )
+    return cell_metrics(joined)
+
+
 def retrain(
     store: Store,
     cfg,
@@ -473,63 +599,80 @@ def retrain(
     segment=None,
     progress: Progress | None = None,
     settings=None,
+    holdout_share: float = HOLDOUT_SHARE,
 ) -> RetrainReport:
     """Train a new model version on everything stored (the old version stays) and report what changed.
 
-    Metrics before/after are computed on the same cells: every measured
-    strategy's segment x variant results. The old model never saw the newest
-    of them, so its column is a true forecast check there; the new model was
-    trained on them, so its column shows fit. Each version's cross-validated
-    metrics (campaigns held out) are added for a like-for-like view.
+    Before/after metrics are an honest forecast check on the same held-out
+    campaigns (``pick_held_out``): the newest measured strategies the current
+    ("before") model never saw. "After" is a comparison model fitted exactly
+    like the new version but without those campaigns (it is not saved); the
+    saved new version then learns from everything, held-out results included,
+    so its own forecast test is the next campaign. When the current model had
+    already seen every measured strategy, "before" is left empty and a note says
+    why. Each version's cross-validated metrics (campaign folds) are added too.
     """
-    from core.prediction.registry import get_version, load_latest, load_version
-    from core.prediction.training import train_model
+    from core.prediction.features import build_training_data
+    from core.prediction.registry import get_version, load_latest, save_predictor
+    from core.prediction.training import fit_predictor, without_campaigns
 
     say = progress or (lambda f, m: None)
+    span = lambda a, b: (lambda f, m: say(a + (b - a) * f, m))  # noqa: E731
     old = load_latest(store, cfg)
-    cells = measured_cells(store)
-    cells = cells[cells["variant_id"] != "control"] if not cells.empty else cells
-    before_cells = None
-    if old is not None and not cells.empty:
-        say(0.02, "Scoring the measured results with the current model")
-        before_cells = predict_cells(store, old, cells)
-    version = train_model(
-        store, cfg, progress=lambda f, m: say(0.05 + 0.8 * f, m), settings=settings,
-        note="retrained from results",
-    )
-    new = load_version(store, cfg, version.version)
-    notes = []
+    old_mv = get_version(store, old.version) if old is not None else None
+    campaigns = measured_campaigns(store)
+    seen = campaigns_seen(old_mv, campaigns)
+    held = pick_held_out(campaigns, seen, holdout_share)
+    say(0.02, "Reading exposures and results")
+    data = build_training_data(store, "conversion", progress=span(0.02, 0.1))
+    notes: list[str] = [held.rule] if held.strategies else []
     rows: dict[str, dict[str, float]] = {}
+    cells = measured_cells(store, list(held.strategies)) if held.strategies else pd.DataFrame()
+    cells = cells[cells["variant_id"] != "control"] if not cells.empty else cells  # a holdout arm has no copy
     if not cells.empty:
-        say(0.88, "Scoring the measured results with the new model")
-        after_cells = predict_cells(store, new, cells)
-        for label, preds in (("before", before_cells), ("after", after_cells)):
-            if preds is None or preds.empty:
-                continue
-            joined = cells.drop(columns=["pred_rate", "pred_low", "pred_high"]).merge(
-                preds.rename(columns={"rate": "pred_rate", "low": "pred_low", "high": "pred_high"}),
-                on=["segment_name", "variant_id"],
+        try:
+            train_part = without_campaigns(data, held.campaigns)
+        except PredictionError as err:
+            train_part = None
+            notes.append(f"No comparison on held-out campaigns: {err}.")
+        if train_part is not None:
+            say(0.12, f"Training a comparison model without {len(held.campaigns)} held-out campaign(s)")
+            comparison = fit_predictor(train_part, settings, span(0.12, 0.45))
+            say(0.46, "Scoring the held-out results with the current and the comparison model")
+            before = predict_cells(store, old, cells) if old is not None and not held.old_saw else None
+            for label, preds in (("before", before), ("after", predict_cells(store, comparison, cells))):
+                for metric, value in _scored(cells, preds).items():
+                    rows.setdefault(f"held-out: {metric}", {})[label] = value
+            fresh = sorted(set(map(str, train_part.groups)) - seen)
+            notes.append(
+                f"Held-out strategies: {', '.join(held.strategies)} (campaigns {', '.join(held.campaigns)}). "
+                + ("The current model was trained on them, so its figures there would show fit, not forecast; "
+                   "'before' is left empty." if held.old_saw else
+                   "'Before' is the current model's forecast of them.")
+                + (f" 'After' comes from a model that also learned from {len(fresh)} campaign(s) the current model "
+                   "had not seen." if fresh and old is not None else
+                   " The comparison model learned from no result the current model lacked, so a difference "
+                   "there is retraining noise, not learning; the next campaign will test the new version."
+                   if old is not None else "")
             )
-            for metric, value in cell_metrics(joined).items():
-                rows.setdefault(metric, {})[label] = value
-        notes.append(
-            "Measured results: the old model had not seen the newest of them (a forecast check); the new "
-            "model was trained on them (a fit check). The next campaign is the new model's forecast test."
-        )
-    old_cv = get_version(store, old.version).metrics if old is not None else {}
-    new_cv = version.metrics
+    say(0.5, "Training the new version on every result stored")
+    final = fit_predictor(data, settings, span(0.5, 0.88))
+    say(0.89, "Saving the model")
+    version = save_predictor(store, cfg, final, note="retrained from results")
+    old_cv = old_mv.metrics if old_mv is not None else {}
     for key in ("auc", "log_loss", "brier", "ece"):
-        if key in new_cv:
-            rows.setdefault(f"cross-validated {key} (campaigns held out)", {}).update(
-                {"before": old_cv.get(key, np.nan), "after": new_cv[key]}
+        if key in version.metrics:
+            rows.setdefault(f"cross-validated {key} (each version's own campaign folds)", {}).update(
+                {"before": old_cv.get(key, np.nan), "after": version.metrics[key]}
             )
     metrics = pd.DataFrame(
-        [{"metric": k, "before": v.get("before", np.nan), "after": v.get("after", np.nan)} for k, v in rows.items()]
+        [{"metric": k, "before": v.get("before", np.nan), "after": v.get("after", np.nan)} for k, v in rows.items()],
+        columns=["metric", "before", "after"],
     )
     movement = pd.DataFrame()
     if working_set is not None and not working_set.empty:
         say(0.94, "Re-scoring the working set")
-        movement = working_set_movement(store, old, new, working_set, segment)
+        movement = working_set_movement(store, old, final, working_set, segment)
     say(1.0, f"Model version {version.version} is ready")
     return RetrainReport(
         old_version=None if old is None else old.version,
@@ -537,6 +680,7 @@ def retrain(
         metrics=metrics,
         movement=movement,
         notes=tuple(notes),
+        held_out=held,
     )
 
 

@@ -104,3 +104,16 @@ def aggregate_results_csv(strategy_id: str) -> bytes:
         f"{strategy_id},S-V9,All customers,500,20,800",
     ]
     return ("\n".join(lines) + "\n").encode()
+
+
+def user_results_csv(strategy_id: str, campaign_id: str, sent_at: str, rates: dict[str, float],
+                     n_users: int = 400, seed: int = 1) -> bytes:
+    """User-level results of one send of a strategy: every user once, arms in turn, outcomes at ``rates``."""
+    rng = np.random.default_rng(seed)
+    arms = list(rates)
+    lines = ["strategy_id,user_id,variant_id,campaign_id,sent_at,converted,revenue"]
+    for i in range(n_users):
+        vid = arms[i % len(arms)]
+        hit = rng.random() < rates[vid]
+        lines.append(f"{strategy_id},u{i:04d},{vid},{campaign_id},{sent_at},{int(hit)},{40.0 if hit else 0.0}")
+    return ("\n".join(lines) + "\n").encode()

@@ -7,7 +7,8 @@ pred_low, pred_high``), the model version that made it, and the observed
 model interval does not, so the interval we check it against is the
 *predictive* one: the Beta distribution matching the model interval, pushed
 through a Binomial of the actual send size (a Beta-Binomial). If the model is
-honest, about 90% of observed rates land inside; far fewer means the world
+honest, about 90% of observed rates land inside; far fewer among the recent
+results (the drift window: the last few measured strategies) means the world
 has moved away from what the model learned (drift).
 """
 
@@ -119,9 +120,40 @@ def reliability_curve(frame: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# The drift window: the results of this many most recently measured strategies. Older results
+# say how the model did then, not whether customers have moved since.
+DRIFT_RECENT_STRATEGIES = 3
+
+
+def recent_window(frame: pd.DataFrame, strategies: int | None = DRIFT_RECENT_STRATEGIES) -> tuple[pd.DataFrame, str]:
+    """The cells of the ``strategies`` most recently measured strategies, and words naming that window.
+
+    Needs ``strategy_id`` and ``measured_at`` columns (as ``core.learning.trust_frame``
+    gives); without them, or with ``strategies=None``, every row is the window.
+    Strategies are ordered by ``measured_at`` (newest first; ties by id).
+    """
+    if strategies is not None and strategies < 1:
+        raise ValidationError(f"the drift window needs at least one strategy, got {strategies}")
+    if strategies is None or frame.empty or not {"strategy_id", "measured_at"} <= set(frame.columns):
+        return frame, f"all {len(frame)} measured results"
+    when = pd.to_datetime(frame.groupby("strategy_id")["measured_at"].max())
+    order = sorted(when.index, key=lambda s: (when[s] if pd.notna(when[s]) else pd.Timestamp.min, str(s)),
+                   reverse=True)
+    keep = order[:strategies]
+    window = frame[frame["strategy_id"].isin(keep)]
+    dates = when[keep].dropna()
+    span = f", sent {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else ""
+    if len(keep) == len(order):
+        what = f"all {len(order)} measured strateg{'y' if len(order) == 1 else 'ies'}"
+    else:
+        what = (f"the {len(keep)} most recently measured strateg{'y' if len(keep) == 1 else 'ies'} "
+                f"of {len(order)}")
+    return window, what + span
+
+
 @dataclass(frozen=True)
 class DriftReport:
-    """How often observed rates fell outside their predicted intervals, against the expected share."""
+    """How often recent observed rates fell outside their predicted intervals, against the expected share."""
 
     cells: int
     outside: int
@@ -129,22 +161,27 @@ class DriftReport:
     p_value: float
     drifting: bool
     message: str
+    window: str = ""
 
     @property
     def share_outside(self) -> float:
         return self.outside / self.cells if self.cells else 0.0
 
 
-def drift_check(frame: pd.DataFrame, level: float = 0.90, alpha: float = 0.01) -> DriftReport:
-    """Flag drift when observed rates leave the predicted intervals more often than ``1 - level``.
+def drift_check(frame: pd.DataFrame, level: float = 0.90, alpha: float = 0.01,
+                recent: int | None = DRIFT_RECENT_STRATEGIES) -> DriftReport:
+    """Flag drift when recent observed rates leave the predicted intervals more often than ``1 - level``.
 
-    A one-sided binomial test of the number of cells outside against the
-    expected share; ``alpha`` is strict because a false alarm prompts a retrain.
+    Only the window from ``recent_window`` is tested (the ``recent`` most
+    recently measured strategies; ``None`` = all). A one-sided binomial test of
+    the number of cells outside against the expected share; ``alpha`` is strict
+    because a false alarm prompts a retrain.
     """
     expected = 1 - level
     if frame.empty:
         return DriftReport(0, 0, expected, 1.0, False, "No measured results yet, so drift cannot be checked.")
     data = frame if "inside" in frame.columns else add_observed(frame, level)
+    data, window = recent_window(data, recent)
     cells = len(data)
     outside = int((~data["inside"]).sum())
     p = float(stats.binomtest(outside, cells, expected, alternative="greater").pvalue)
@@ -152,13 +189,13 @@ def drift_check(frame: pd.DataFrame, level: float = 0.90, alpha: float = 0.01) -
     share = outside / cells
     if drifting:
         msg = (
-            f"Drift: {outside} of {cells} recent results ({share:.0%}) fell outside the predicted 90% intervals, "
-            f"against about {expected:.0%} expected. Customers' responses have moved; retrain the predictor "
-            "and treat current predictions with caution."
+            f"Drift: in {window}, {outside} of {cells} results ({share:.0%}) fell outside the predicted 90% "
+            f"intervals, against about {expected:.0%} expected. Customers' responses have moved; retrain the "
+            "predictor and treat current predictions with caution."
         )
     else:
         msg = (
-            f"No sign of drift: {outside} of {cells} results ({share:.0%}) fell outside the predicted 90% "
-            f"intervals (about {expected:.0%} expected)."
+            f"No sign of drift in {window}: {outside} of {cells} results ({share:.0%}) fell outside the "
+            f"predicted 90% intervals (about {expected:.0%} expected)."
         )
-    return DriftReport(cells, outside, expected, p, drifting, msg)
+    return DriftReport(cells, outside, expected, p, drifting, msg, window)

@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.trust import add_observed, beta_from_interval, coverage, drift_check, predictive_interval, reliability_curve
+from core.errors import ValidationError
+from core.trust import (
+    add_observed,
+    beta_from_interval,
+    coverage,
+    drift_check,
+    predictive_interval,
+    recent_window,
+    reliability_curve,
+)
 
 
 def test_beta_from_interval_matches_mean_and_spread():
@@ -58,6 +67,47 @@ def test_shifted_world_is_flagged_as_drift():
     assert report.drifting
     assert report.share_outside > 0.3
     assert report.message.startswith("Drift:")
+    assert "all 120 measured results" in report.message  # no strategy ids: the whole frame is the window
+
+
+def _strategies(rng, shifts: list[float], cells_each: int = 40) -> pd.DataFrame:
+    """One block of cells per strategy, measured a week apart, each with its own shift of the world."""
+    parts = []
+    for i, shift in enumerate(shifts):
+        part = _cells(rng, cells_each, shift)
+        part["strategy_id"] = f"S{i + 1}"
+        part["measured_at"] = pd.Timestamp("2026-01-05") + pd.Timedelta(weeks=i)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_recent_window_takes_the_newest_strategies_whatever_the_row_order():
+    frame = _strategies(np.random.default_rng(2), [0.0] * 5, cells_each=2).sample(frac=1, random_state=0)
+    window, words = recent_window(frame, 2)
+    assert set(window["strategy_id"]) == {"S4", "S5"} and len(window) == 4
+    assert words == "the 2 most recently measured strategies of 5, sent 2026-01-26 to 2026-02-02"
+    everything, words = recent_window(frame, 9)
+    assert len(everything) == 10 and words.startswith("all 5 measured strategies")
+    with pytest.raises(ValidationError):
+        recent_window(frame, 0)
+
+
+def test_drift_in_recent_strategies_is_flagged_though_old_ones_were_fine():
+    # Four strategies where the model held, then three where the world moved by +1.5 pts.
+    data = add_observed(_strategies(np.random.default_rng(3), [0.0] * 4 + [0.015] * 3))
+    report = drift_check(data, recent=3)
+    assert report.drifting and report.cells == 120
+    assert report.message.startswith("Drift: in the 3 most recently measured strategies of 7")
+    assert "2026-02-02 to 2026-02-16" in report.message  # the window's send dates, S5-S7
+
+
+def test_old_drift_that_recent_results_no_longer_show_is_not_flagged():
+    # The reverse: the world had moved in the first three strategies; the model (retrained) holds again.
+    data = add_observed(_strategies(np.random.default_rng(4), [0.015] * 3 + [0.0] * 4))
+    assert drift_check(data, recent=None).drifting  # over every result, the old misses would still alarm
+    report = drift_check(data, recent=3)
+    assert not report.drifting and report.cells == 120
+    assert report.message.startswith("No sign of drift in the 3 most recently measured strategies of 7")
 
 
 def test_drift_check_on_nothing():

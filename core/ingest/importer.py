@@ -202,11 +202,19 @@ def _rejects(ctx: StageContext) -> None:
     """Fill temp table ``_rejected_rows(file, line, reason, record)``: every rejected row, with
     its physical line in the original file and its original text."""
     cur = ctx.cur
-    parts = [f"SELECT _file, _row, _reject FROM {name} WHERE _reject IS NOT NULL" for name in ctx.staged]
-    cur.execute(
-        f"CREATE OR REPLACE TEMP TABLE _rejects AS SELECT _file, _row, min(_reject) AS reason "
-        f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL"
-    )
+    having = [name for name in ctx.staged if cur.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE _reject IS NOT NULL LIMIT 1)").fetchone()[0]]
+    parts = [f"SELECT _file, _row, _reject FROM {name} WHERE _reject IS NOT NULL" for name in having] or [
+        "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row, NULL::VARCHAR AS _reject WHERE FALSE"]
+    if len(having) == 1:  # rows are unique within a table: no grouping needed
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE _rejects AS SELECT _file, _row, _reject AS reason "
+                    f"FROM {having[0]} WHERE _reject IS NOT NULL")
+    else:  # one line rejected for two tables is listed once, with one reason
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE _rejects AS SELECT _file, _row, min(_reject) AS reason "
+            f"FROM ({' UNION ALL '.join(parts)}) "
+            "GROUP BY ALL"
+        )
     cur.execute("CREATE OR REPLACE TEMP TABLE _rejected_rows (file VARCHAR, line BIGINT, reason VARCHAR, "
                 "record VARCHAR)")
     counts = dict(cur.execute("SELECT _file, count(*) FROM _rejects GROUP BY 1").fetchall())

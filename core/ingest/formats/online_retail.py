@@ -48,7 +48,8 @@ def stage(ctx: StageContext) -> None:
             l AS (SELECT * EXCLUDE (cust0),
                          CASE WHEN suffix(cust0, '.0') THEN cust0[:-3] ELSE cust0 END AS cust FROM l0),
             {occurrence_ctes('l', ('inv', 'code'))}
-            SELECT 'or:' || inv || ':' || code || '#' || coalesce(_occ.occ, 1) AS event_id,
+            SELECT CASE WHEN inv IS NOT NULL AND code IS NOT NULL  -- one concat: one string built, not five
+                        THEN concat('or:', inv, ':', code, '#', coalesce(_occ.occ, 1)) END AS event_id,
                    cust AS user_id, code AS product_id,
                    CASE WHEN inv ILIKE 'C%' OR qty < 0 THEN 'return' ELSE 'purchase' END AS event_type,
                    ts, CAST(abs(qty) AS INTEGER) AS quantity, price, NULL::DOUBLE AS rating,

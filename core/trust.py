@@ -143,8 +143,10 @@ def recent_window(frame: pd.DataFrame, strategies: int | None = DRIFT_RECENT_STR
     window = frame[frame["strategy_id"].isin(keep)]
     dates = when[keep].dropna()
     span = f", sent {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}" if len(dates) else ""
-    if len(keep) == len(order):
-        what = f"all {len(order)} measured strateg{'y' if len(order) == 1 else 'ies'}"
+    if len(order) == 1:
+        what = "the only measured strategy"
+    elif len(keep) == len(order):
+        what = f"all {len(order)} measured strategies"
     else:
         what = (f"the {len(keep)} most recently measured strateg{'y' if len(keep) == 1 else 'ies'} "
                 f"of {len(order)}")

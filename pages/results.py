@@ -26,7 +26,9 @@ def trust_section() -> None:
                 "this section then shows how close the predictions came.")
         return
     cov = trust_checks.coverage(cells)
-    drift = trust_checks.drift_check(cells)
+    window = st.number_input("Drift window: most recent measured strategies", min_value=1, max_value=100,
+                             value=trust_checks.DRIFT_RECENT_STRATEGIES, key="results.drift_window")
+    drift = trust_checks.drift_check(cells, recent=int(window))
     a, b, c = st.columns(3)
     a.metric("Measured variant x segment cells", f"{len(cells):,}")
     b.metric("Inside the predicted 90% interval", f"{cells['inside'].mean():.0%}", help="Should be near 90%.")
@@ -169,6 +171,9 @@ def retrain_section() -> None:
         return
     st.markdown(f"**Model version {report.new_version}** (was {report.old_version}); the old version is kept.")
     if not report.metrics.empty:
+        st.caption("Held-out rows: 'before' is the previous version, 'after' a model trained like the new one but "
+                   "without the held-out campaigns, both scored on results neither had seen. The saved version "
+                   "learned from everything, held-out results included.")
         st.dataframe(report.metrics.round(4), hide_index=True, width="stretch")
     for note in report.notes:
         st.caption(note)

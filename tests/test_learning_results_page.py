@@ -52,7 +52,10 @@ def test_upload_readout_and_retrain(results_page):
     body = " ".join(m.value for m in at.markdown)
     assert "**Model version 1** (was None)" in body and "the old version is kept" in body
     metrics = at.dataframe[-1].value
-    assert "share inside 90% interval" in set(metrics["metric"])
+    assert "held-out: share inside 90% interval" in set(metrics["metric"])
+    assert any("Held out: the most recent" in c.value for c in at.caption)  # the rule is shown with the table
+    # The drift line names its window.
+    assert any("No sign of drift in the only measured strategy" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) >= 5  # trust scatter, reliability, coverage, lift, allocation (+ movement)
 
 

@@ -7,7 +7,8 @@ plan by strategy id and variant id (and says which ids it could not match),
 turns them into per segment x arm counts for ``core.experiments.readout``,
 proposes the next send's allocation by Thompson sampling on a posterior that
 uses the model's prediction as a prior, retrains the predictor as a new
-version (the old one is kept), and gathers predicted-vs-observed pairs for the
+version (the old one is kept; before/after metrics come from campaigns held
+out of both compared models, see ``pick_held_out``), and gathers predicted-vs-observed pairs for the
 trust checks in ``core.trust``.
 """
 
@@ -438,11 +439,12 @@ class HeldOut:
     strategies: tuple[str, ...]
     campaigns: tuple[str, ...]
     old_saw: bool  # True: the old model was trained on them, so its figures there would be fit, not forecast
+    share: float = HOLDOUT_SHARE
 
     @property
     def rule(self) -> str:
         return (
-            f"Held out: the most recent {HOLDOUT_SHARE:.0%} of measured strategies (at least one) that the current "
+            f"Held out: the most recent {self.share:.0%} of measured strategies (at least one) that the current "
             "model had not seen; a comparison model is trained on everything else and both models are scored on "
             "them. The saved new version is then trained on everything, held-out results included."
         )
@@ -459,7 +461,7 @@ def pick_held_out(campaigns: pd.DataFrame, seen: set[str], share: float = HOLDOU
     comparison model saw none of its results.
     """
     if campaigns.empty:
-        return HeldOut((), (), False)
+        return HeldOut((), (), False, share)
     camps = campaigns.groupby("strategy_id")["campaign_id"].agg(lambda s: frozenset(map(str, s)))
     recency = strategy_recency(campaigns)
     order = sorted(camps.index, key=lambda s: (pd.Timestamp(recency[s]) if pd.notna(recency[s])
@@ -469,7 +471,7 @@ def pick_held_out(campaigns: pd.DataFrame, seen: set[str], share: float = HOLDOU
     picked = (unseen or order)[:k]
     held = frozenset().union(*(camps[s] for s in picked))
     evaluated = tuple(s for s in order if camps[s] <= held)
-    return HeldOut(evaluated, tuple(sorted(held)), old_saw=not unseen)
+    return HeldOut(evaluated, tuple(sorted(held)), old_saw=not unseen, share=share)
 
 
 def measured_cells(store: Store, strategy_ids: list[str] | None = None) -> pd.DataFrame:

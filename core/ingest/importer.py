@@ -256,7 +256,9 @@ def _write_rejects_file(cur: duckdb.DuckDBPyConnection, file_hash: str) -> Path:
             old.unlink(missing_ok=True)
     path = REJECTS_DIR / f"{file_hash[:16]}-{uuid.uuid4().hex[:8]}.csv"
     # Spreadsheets run cells starting with = + - @ tab CR as formulas: prefix an apostrophe.
-    safe = "CASE WHEN left({0}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN chr(39) || {0} ELSE {0} END"
+    # (list_contains, not IN: an IN list becomes a join over every row.)
+    safe = ("CASE WHEN list_contains(['=', '+', '-', '@', chr(9), chr(13)], left({0}, 1)) THEN chr(39) || {0} "
+            "ELSE {0} END")
     cur.execute(
         f"COPY (SELECT {safe.format('file')} AS file, line, {safe.format('reason')} AS reason, "
         f"{safe.format('record')} AS record FROM _rejected_rows ORDER BY file, line) "
@@ -324,7 +326,8 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
     # Group reasons without their quoted values: "date '31/02' is not a date" -> "date '…' is not a date".
     reasons = dict(cur.execute(
         "SELECT regexp_replace(reason, chr(39) || '[^' || chr(39) || ']*' || chr(39), chr(39) || '…' || chr(39), 'g')"
-        " AS r, count(*) FROM _rejected_rows GROUP BY 1 ORDER BY 2 DESC, 1").fetchall())
+        " AS r, sum(n)::BIGINT FROM (SELECT reason, count(*) AS n FROM _rejected_rows GROUP BY 1) GROUP BY 1 "
+        "ORDER BY 2 DESC, 1").fetchall())
     tables, dupes = {}, {}
     for name in ctx.staged:
         table = name.removeprefix("stg_")

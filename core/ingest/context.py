@@ -225,6 +225,20 @@ class StageContext:
         # A plain column equality, so that DuckDB can turn this into a hash join.
         return f"(SELECT _ts_val FROM {lookup} WHERE _ts_raw = {quoted})"
 
+    def dates_out_of_range(self) -> bool:
+        """Whether any parsed date is before 1970 or after now.
+
+        Every staged timestamp comes from a ``ts`` lookup of distinct values, so checking those
+        (thousands of values) tells whether the row-level range check (millions) can find anything.
+        """
+        return any(
+            self.cur.execute(
+                f"SELECT count(*) FROM ts_lookup_{i} WHERE _ts_val < DATE '{dates.MIN_YEAR}-01-01' "
+                "OR _ts_val > current_timestamp"
+            ).fetchone()[0]
+            for i in range(1, self._lookups + 1)
+        )
+
     def num(self, src: Source, quoted: str) -> str:
         """SQL for a numeric column, with the column's decimal mark."""
         scan = numbers.quick_scan(self.cur, src.table, quoted)

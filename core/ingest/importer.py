@@ -360,7 +360,7 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
                 f"{a['file']} column {a['column']!r}: every date fits both day-first and month-first "
                 f"(e.g. {a['example']!r}); choose the order (shown as {a['chosen']})."
             )
-    for name in ctx.staged:
+    for name in ctx.staged if ctx.dates_out_of_range() else []:
         if "ts" in [r[0] for r in cur.execute(f"DESCRIBE {name}").fetchall()]:
             from core.ingest.dates import range_issues
 

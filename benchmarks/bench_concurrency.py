@@ -19,8 +19,10 @@ database must hold exactly the starting rows plus the sum of the baseline
 deltas (two generations), every action must have finished, and none may have
 shown an error. The model cache is converted once and shared by both servers.
 
-Usage: ``python benchmarks/bench_concurrency.py [--timeout 600]``. Prints a
-table, then one JSON line with the figures.
+Usage: ``python benchmarks/bench_concurrency.py [--timeout 600] [--variants N]
+[--max-tokens N] [--quick]``. ``--quick`` (2 variants, at most 32 tokens) proves
+everything completes and the rows add up; the full run uses the Copy Lab's
+defaults. Prints a table, then one JSON line with the figures.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,18 +65,35 @@ CHECKED = ("variants", "events", "users", "products", "import_log", "model_versi
 
 
 # -- the actions, as a person does them -----------------------------------------------------
-def act_generate(page, timeout_ms: int, n: int) -> None:
+@dataclass(frozen=True)
+class Options:
+    """What every action needs: its time limit and the generation size (small for a quick check)."""
+
+    timeout_ms: int
+    variants: int | None = None  # None: the Copy Lab's default
+    max_tokens: int | None = None
+
+
+def act_generate(page, opts: Options, n: int) -> None:
     goto_page(page, "Copy Lab")
     page.locator(f"{key('copy.product_text')} input").fill(f"Trail running shoes, pair {n}")
+    page.locator('[data-testid="stExpander"] summary').filter(has_text="Sampling").first.click()
     page.locator(f"{key('copy.seed')} input").fill(str(100 + n))  # different users, different copy
+    if opts.variants is not None:
+        page.locator(f"{key('copy.n_variants')} input").fill(str(opts.variants))
+    if opts.max_tokens is not None:
+        page.locator(f"{key('copy.max_tokens.email_subject')} input").fill(str(opts.max_tokens))
     page.get_by_role("button", name="Generate").click()
     # Wait for the result itself (a long run can outlast a websocket reconnect).
-    page.locator(f"{key('copy.add.0')} button").wait_for(timeout=timeout_ms)
-    wait_idle(page, timeout_ms)
-    click(page, "copy.add.0", timeout_ms)
+    page.locator(f"{key('copy.add.0')} button").wait_for(timeout=opts.timeout_ms)
+    wait_idle(page, opts.timeout_ms)
+    click(page, "copy.add.0", opts.timeout_ms)
+    page.locator('[data-testid="stToast"]').filter(has_text="Added to the working set").first.wait_for(
+        timeout=opts.timeout_ms)
 
 
-def act_import(page, timeout_ms: int, n: int) -> None:
+def act_import(page, opts: Options, n: int) -> None:
+    timeout_ms = opts.timeout_ms
     goto_page(page, "Data")
     upload(page, "data.upload", SHOPIFY, timeout_ms=timeout_ms)
     wait_text(page, "121 rows read", timeout_ms)
@@ -82,12 +102,13 @@ def act_import(page, timeout_ms: int, n: int) -> None:
     wait_text(page, "Imported 120 of 121 rows", timeout_ms)
 
 
-def act_retrain(page, timeout_ms: int, n: int) -> None:
+def act_retrain(page, opts: Options, n: int) -> None:
+    timeout_ms = opts.timeout_ms
     goto_page(page, "Predict")
     page.get_by_text("Model", exact=True).first.click()
     rerun(page, page.locator(f"{key('predict.quick')} label").first.click, timeout_ms)
     click(page, "predict.retrain", timeout_ms)
-    wait_text(page, "trained", timeout_ms)
+    wait_text(page, "Model version", timeout_ms)  # the status label "Model version N trained"
 
 
 ACTIONS = {"generate": act_generate, "import": act_import, "retrain": act_retrain}
@@ -97,9 +118,10 @@ ACTIONS = {"generate": act_generate, "import": act_import, "retrain": act_retrai
 class User(threading.Thread):
     """One person: own Playwright, own browser, own Streamlit session; waits at a barrier to start."""
 
-    def __init__(self, url: str, action: str, n: int, barrier: threading.Barrier, timeout_ms: int) -> None:
+    def __init__(self, url: str, action: str, n: int, barrier: threading.Barrier, opts: Options) -> None:
         super().__init__(name=f"user-{n}-{action}")
-        self.url, self.action, self.n, self.barrier, self.timeout_ms = url, action, n, barrier, timeout_ms
+        self.url, self.action, self.n, self.barrier, self.opts = url, action, n, barrier, opts
+        self.timeout_ms = opts.timeout_ms
         self.seconds: float | None = None
         self.error: str | None = None
 
@@ -115,7 +137,7 @@ class User(threading.Thread):
                 self.barrier.wait()
                 started = time.perf_counter()
                 try:
-                    ACTIONS[self.action](page, self.timeout_ms, self.n)
+                    ACTIONS[self.action](page, self.opts, self.n)
                     shown = exceptions(page) or page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
                     if shown:
                         self.error = f"error shown: {shown[0][:200]}"
@@ -134,7 +156,7 @@ def counts(db_path: Path) -> dict[str, int]:
         return {t: store.count(t) for t in CHECKED}
 
 
-def phase(name: str, template: Path, model_cache: Path, plan: list[list[str]], timeout_ms: int,
+def phase(name: str, template: Path, model_cache: Path, plan: list[list[str]], opts: Options,
           work: Path) -> dict:
     """Run ``plan`` (a list of steps; each step's actions start together) on a fresh server."""
     data_dir = work / name / "data"
@@ -148,7 +170,7 @@ def phase(name: str, template: Path, model_cache: Path, plan: list[list[str]], t
             users = []
             for action in step:
                 n += 1
-                users.append(User(server.url, action, n, barrier, timeout_ms))
+                users.append(User(server.url, action, n, barrier, opts))
             started = time.perf_counter()
             for u in users:
                 u.start()
@@ -170,7 +192,17 @@ def phase(name: str, template: Path, model_cache: Path, plan: list[list[str]], t
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timeout", type=int, default=600, help="seconds one action may take")
+    parser.add_argument("--variants", type=int, default=None,
+                        help="variants per generation (default: the Copy Lab's default)")
+    parser.add_argument("--max-tokens", type=int, default=None,
+                        help="max new tokens per variant (default: the Copy Lab's default)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a quick check that everything completes: 2 variants of at most 32 tokens")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.variants = args.variants or 2
+        args.max_tokens = args.max_tokens or 32
+    opts = Options(timeout_ms=args.timeout * 1000, variants=args.variants, max_tokens=args.max_tokens)
     if not CHROMIUM.exists():
         print(f"{CHROMIUM} is missing: run `make browser`", file=sys.stderr)
         return 2
@@ -182,7 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     from core.sample import load_sample
     from core.store import Store
 
-    timeout_ms = args.timeout * 1000
     work = Path(tempfile.mkdtemp(prefix="copylift-bench-concurrency-"))
     try:
         template = work / "template" / DB_NAME
@@ -192,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         ensure_converted(cfg, resolve_source(None))
 
         single = phase("1-user", template, cfg.model_cache_dir, [["generate"], ["import"], ["retrain"]],
-                       timeout_ms, work)
+                       opts, work)
         multi = phase("4-users", template, cfg.model_cache_dir, [["generate", "generate", "import", "retrain"]],
-                      timeout_ms, work)
+                      opts, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -230,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(1-minute load average at the end: {load} on {os.cpu_count()} CPUs)")
     print(json.dumps({
         "benchmark": "bench_concurrency", "load_average": load, "actions": table,
+        "generation": {"variants": args.variants, "max_new_tokens": args.max_tokens},
         "four_users_wall_s": multi["timings"][0]["step_wall_s"],
         "one_user_sequential_wall_s": round(sum(s["step_wall_s"] for s in single["timings"]), 2),
         "rows_delta_one_user": single["delta"], "rows_delta_four_users": multi["delta"],

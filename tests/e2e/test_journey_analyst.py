@@ -17,6 +17,7 @@ from harness import (
     click,
     download,
     key,
+    limit,
     main_text,
     metric,
     number,
@@ -75,7 +76,7 @@ def test_analyst_imports_shopify_and_a_malformed_file(page, tmp_path):
 
     # The import button waits for the analyst to accept leaving the rejected row out.
     rerun(page, page.locator(key("data.accept_rejects") + " label").first.click)
-    click(page, "data.import", timeout_ms=60_000)
+    click(page, "data.import", timeout_ms=limit(60_000))
     wait_text(page, "Imported 120 of 121 rows as import")
     assert number(metric(page, "Events")) == events_before + 120
     assert_clean(page)
@@ -94,7 +95,7 @@ def test_analyst_imports_shopify_and_a_malformed_file(page, tmp_path):
     assert "not a date" in reasons and "not a number" in reasons and "customer id is missing" in reasons
     screenshot(page, "analyst-3-malformed-preview")
     rerun(page, page.locator(key("data.accept_rejects") + " label").first.click)
-    click(page, "data.import", timeout_ms=60_000)
+    click(page, "data.import", timeout_ms=limit(60_000))
     wait_text(page, "Imported 2 of 5 rows")
     assert number(metric(page, "Events")) == events_before + 122
 

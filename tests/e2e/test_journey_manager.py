@@ -22,6 +22,7 @@ from harness import (
     download,
     goto_page,
     key,
+    limit,
     main_text,
     pick,
     rerun,
@@ -97,7 +98,7 @@ def test_manager_approves_exports_and_reads_the_results(page, tmp_path):
     page.locator(f'{key("strategy.comment")} textarea').fill("Approved: send Tuesday morning.")
     click(page, "strategy.to_approved")
     wait_text(page, "· approved")  # the view stays on the review after the approval's rerun
-    click(page, "strategy.export", timeout_ms=60_000)
+    click(page, "strategy.export", timeout_ms=limit(60_000))
     wait_text(page, "Exported version")
     assert_clean(page)
     screenshot(page, "manager-2-approved-exported")
@@ -118,12 +119,12 @@ def test_manager_approves_exports_and_reads_the_results(page, tmp_path):
     goto_page(page, "Results & Learning")
     upload(page, "results.upload", results)
     wait_text(page, f"{len(assignments):,} rows read")
-    click(page, "results.import", timeout_ms=120_000)
-    wait_text(page, f"Imported {len(assignments):,} of {len(assignments):,} rows", timeout_ms=60_000)
+    click(page, "results.import", timeout_ms=limit(120_000))
+    wait_text(page, f"Imported {len(assignments):,} of {len(assignments):,} rows", timeout_ms=limit(60_000))
     # The page reruns after the import; the trust section then has the measured strategy.
     chart = page.locator(f'{key("results.trust_scatter")} [data-testid="stPlotlyChart"], '
                          f'{key("results.trust_scatter")}.stPlotlyChart, {key("results.trust_scatter")} .js-plotly-plot')
-    chart.first.wait_for(timeout=60_000)
+    chart.first.wait_for(timeout=limit(60_000))
     wait_idle(page)
     assert_clean(page)
 

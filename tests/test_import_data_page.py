@@ -78,3 +78,30 @@ def test_unrecognised_file_offers_the_mapping(app_env):
     at.button(key="data.import").click().run()
     assert not at.exception
     assert any("Imported 2 of 2 rows" in s.value for s in at.success)
+
+
+def test_gzipped_upload_and_refused_undo_on_the_page(app_env, realdata, tmp_path):
+    import gzip
+
+    at = _open_data_page(app_env)  # import 1: retail_cp1252.csv
+    data = gzip.compress((realdata / "online_retail/uci_online_retail_random_sample_jerryaoverton.csv").read_bytes())
+    at.file_uploader(key="data.upload").upload("uci.csv.gz", data, "application/gzip").run()
+    assert not at.exception
+    summary = " ".join(m.value for m in at.markdown)
+    assert "UCI Online Retail" in summary and "2,709 rows read" in summary
+    files = next(d.value for d in at.dataframe if "compression" in d.value.columns)
+    assert files.loc[0, "compression"] == "gzip" and files.loc[0, "rows_read"] == 2709
+    # An overlapping file imported after the first one: undoing the first is refused, by name.
+    from pages.common import get_store
+
+    store = get_store()
+    overlap = tmp_path / "overlap.csv"
+    overlap.write_bytes((FIX / "retail_cp1252.csv").read_bytes() + b"B9,X9,Mug,1,2011-03-02 10:00,4.10,K2,Spain\r\n")
+    later = run_import(store, [overlap])
+    assert later.duplicates_of == {1: sum(later.duplicates.values())}
+    at.run()
+    at.selectbox(key="data.undo_pick").set_value(next(o for o in at.selectbox(key="data.undo_pick").options
+                                                      if o.startswith("#1 "))).run()
+    at.button(key="data.undo").click().run()
+    assert not at.exception
+    assert any(f"import {later.import_id}" in e.value and "cannot be undone" in e.value for e in at.error)

@@ -68,7 +68,8 @@ def format_choices() -> dict[str, str]:
 
 
 def files_frame(report: ImportReport) -> pd.DataFrame:
-    cols = ["name", "encoding", "encoding_confidence", "separator", "columns", "rows_read", "rows_rejected"]
+    cols = ["name", "compression", "encoding", "encoding_confidence", "separator", "columns", "rows_read",
+            "rows_rejected"]
     return pd.DataFrame(report.files)[cols] if report.files else pd.DataFrame(columns=cols)
 
 

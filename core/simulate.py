@@ -5,9 +5,10 @@ traffic by Thompson sampling on the model prior plus everything observed so
 far, save and export the strategy) -> send (each member of each segment gets
 the arm the plan assigned; whether they convert is drawn from the sample's
 ground-truth response model, ``core.response_model``) -> upload results
-(user-level rows into ``exposures`` with the strategy id, the same rows the
-importer writes) -> read out and check the predicted 90% intervals -> retrain
-(a new model version) -> re-plan.
+(as an analyst would: the round's user-level results written as a
+campaign-results CSV with the strategy id, previewed and imported by
+``core.ingest``, then the strategy marked measured) -> read out and check the
+predicted 90% intervals -> retrain (a new model version) -> re-plan.
 
 What it shows: the true conversion rate of the copy the plans chose rises
 round over round, and the share of observed rates inside the predicted 90%
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -204,15 +206,55 @@ def _send(truth, plan_rows: pd.DataFrame, variants: pd.DataFrame, segments, sett
         frames.append(pd.DataFrame({
             "user_id": audience, "variant_id": assigned, "campaign_id": f"SIM-R{round_no}",
             "sent_at": sent_at + pd.to_timedelta(wave, unit="min"), "converted": converted, "revenue": revenue.round(2),
-            "strategy_id": strategy_id, "source": "simulation", "segment_name": seg.name, "p_true": p_true,
+            "strategy_id": strategy_id, "segment_name": seg.name, "p_true": p_true,
         }))
     return pd.concat(frames, ignore_index=True)
 
 
-def record_user_results(store: Store, results: pd.DataFrame) -> int:
-    """Write user-level campaign results into ``exposures`` (the rows the importer would write)."""
-    cols = ["user_id", "variant_id", "campaign_id", "sent_at", "converted", "revenue", "strategy_id", "source"]
-    return store.insert_df("exposures", results[cols])
+# The columns of the campaign-results CSV an analyst uploads on the Results page (user-level format).
+RESULT_CSV_COLUMNS = ("strategy_id", "user_id", "variant_id", "campaign_id", "sent_at", "converted", "revenue")
+
+
+def results_csv(results: pd.DataFrame, path: Path) -> Path:
+    """Write one send's user-level results in the campaign-results format the importer reads."""
+    frame = results[list(RESULT_CSV_COLUMNS)].assign(
+        sent_at=pd.to_datetime(results["sent_at"]).dt.strftime("%Y-%m-%d %H:%M:%S"),
+        converted=results["converted"].astype(int),
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def upload_results(store: Store, results: pd.DataFrame, path: Path):
+    """Upload a round's results through the importer, as an analyst would: CSV, preview, import.
+
+    Nothing may go astray: results for arms the exported plan does not know,
+    a preview that rejects rows or would skip any as duplicates, or an import
+    that writes fewer exposures than were sent stop the simulation
+    (``ValidationError``; the first two before anything is written). The
+    strategy is then marked measured, as the Results page does. Returns the
+    import report.
+    """
+    from core.ingest import ImportOptions, preview, run_import
+    from core.learning import mark_measured, match_upload
+
+    for match in match_upload(store, results):
+        if not match.ok:
+            raise ValidationError(" ".join(match.messages))
+    results_csv(results, path)
+    options = ImportOptions(format="campaign_results", imported_by="simulation")
+    check = preview(store, [path], options)
+    if check.rows_rejected or check.rows_accepted != len(results) or check.tables.get("exposures") != len(results):
+        raise ValidationError(
+            f"{path.name}: the importer would take {check.tables.get('exposures', 0)} of {len(results)} result "
+            f"rows ({check.rows_rejected} rejected: {check.reject_reasons}); {' '.join(check.issues)}"
+        )
+    report = run_import(store, [path], options)
+    if report.tables.get("exposures") != len(results):
+        raise ValidationError(f"{path.name}: {report.tables.get('exposures', 0)} of {len(results)} rows imported")
+    for sid in results["strategy_id"].unique():
+        mark_measured(store, str(sid), author="simulation")
+    return report
 
 
 def _true_rates(truth, variants: pd.DataFrame, segments, settings: SimulationSettings) -> pd.DataFrame:
@@ -259,41 +301,47 @@ def run_simulation(
         predictor = _load(store, cfg)
     observed = pd.DataFrame(columns=["segment_name", "variant_id", "sends", "conversions"])
     rounds, cells = [], []
-    for r in range(1, settings.rounds + 1):
-        say(f"round {r}: plan")
-        record, plan_rows = _plan(store, predictor, variants, segments, observed, settings, r)
-        say(f"round {r}: send {record.strategy_id}")
-        sent = _send(truth, plan_rows, variants, segments, settings, rng,
-                     last + pd.Timedelta(hours=r), r, record.strategy_id)
-        record_user_results(store, sent)
-        counts = sent.groupby(["segment_name", "variant_id"], as_index=False).agg(
-            sends=("user_id", "size"), conversions=("converted", "sum"))
-        observed = (pd.concat([observed, counts]).groupby(["segment_name", "variant_id"], as_index=False)
-                    [["sends", "conversions"]].sum())
-        cell = add_observed(plan_rows.merge(counts, on=["segment_name", "variant_id"])
-                            .dropna(subset=["pred_rate"]).assign(round=r))
-        cells.append(cell)
-        treated = sent[sent["variant_id"] != "SIM-CTRL"]
-        top = plan_rows[~plan_rows["is_control"]].sort_values("share").groupby("segment_name").tail(1)
-        top_true = top.merge(truth_rates, on=["segment_name", "variant_id"])["true_rate"].mean()
-        best_true = truth_rates[truth_rates["variant_id"] != "SIM-CTRL"].groupby("segment_name")["true_rate"].max()
-        ctrl_true = truth_rates[truth_rates["variant_id"] == "SIM-CTRL"]["true_rate"].mean()
-        rounds.append({
-            "round": r,
-            "model_version": getattr(predictor, "version", None),
-            "sends": len(sent),
-            "chosen_true_rate": float(treated["p_true"].mean()),
-            "top_variant_true_rate": float(top_true),
-            "best_possible_rate": float(best_true.mean()),
-            "control_true_rate": float(ctrl_true),
-            "observed_rate": float(treated["converted"].mean()),
-            "cells": len(cell),
-            "coverage_90": float(cell["inside"].mean()),
-        })
-        if r < settings.rounds:  # the last round's results would only feed a plan nobody makes
-            say(f"round {r}: retrain")
-            _train(store, cfg, settings, training)
-            predictor = _load(store, cfg)
+    uploads = Path(tempfile.mkdtemp(prefix="copylift-sim-results-"))  # the CSVs an analyst would upload
+    try:
+        for r in range(1, settings.rounds + 1):
+            say(f"round {r}: plan")
+            record, plan_rows = _plan(store, predictor, variants, segments, observed, settings, r)
+            say(f"round {r}: send {record.strategy_id}")
+            sent = _send(truth, plan_rows, variants, segments, settings, rng,
+                         last + pd.Timedelta(hours=r), r, record.strategy_id)
+            say(f"round {r}: upload the results (importer)")
+            upload_results(store, sent, uploads / f"round_{r}_{record.strategy_id}.csv")
+            counts = sent.groupby(["segment_name", "variant_id"], as_index=False).agg(
+                sends=("user_id", "size"), conversions=("converted", "sum"))
+            observed = (pd.concat([observed, counts]).groupby(["segment_name", "variant_id"], as_index=False)
+                        [["sends", "conversions"]].sum())
+            cell = add_observed(plan_rows.merge(counts, on=["segment_name", "variant_id"])
+                                .dropna(subset=["pred_rate"]).assign(round=r))
+            cells.append(cell)
+            treated = sent[sent["variant_id"] != "SIM-CTRL"]
+            top = plan_rows[~plan_rows["is_control"]].sort_values("share").groupby("segment_name").tail(1)
+            top_true = top.merge(truth_rates, on=["segment_name", "variant_id"])["true_rate"].mean()
+            treated_truth = truth_rates[truth_rates["variant_id"] != "SIM-CTRL"]
+            best_true = treated_truth.groupby("segment_name")["true_rate"].max()
+            ctrl_true = truth_rates[truth_rates["variant_id"] == "SIM-CTRL"]["true_rate"].mean()
+            rounds.append({
+                "round": r,
+                "model_version": getattr(predictor, "version", None),
+                "sends": len(sent),
+                "chosen_true_rate": float(treated["p_true"].mean()),
+                "top_variant_true_rate": float(top_true),
+                "best_possible_rate": float(best_true.mean()),
+                "control_true_rate": float(ctrl_true),
+                "observed_rate": float(treated["converted"].mean()),
+                "cells": len(cell),
+                "coverage_90": float(cell["inside"].mean()),
+            })
+            if r < settings.rounds:  # the last round's results would only feed a plan nobody makes
+                say(f"round {r}: retrain")
+                _train(store, cfg, settings, training)
+                predictor = _load(store, cfg)
+    finally:
+        shutil.rmtree(uploads, ignore_errors=True)
     return SimulationResult(pd.DataFrame(rounds), pd.concat(cells, ignore_index=True), settings,
                             time.perf_counter() - started)
 

@@ -1,6 +1,6 @@
 """Benchmark: import a 1-million-row Online Retail CSV with CopyLift vs a plain pandas load.
 
-Generates ``benchmarks/out/online_retail_1m.csv`` (UCI header, month-first dates,
+Generates ``benchmarks/out/online_retail_<rows>.csv`` (UCI header, month-first dates,
 quoted descriptions, ~25% missing customer ids and ~2% cancellations, like the
 real file), then, each in a fresh subprocess so peak memory is its own:
 
@@ -20,7 +20,7 @@ Wall-clock and CPU seconds are both reported: on a shared machine the wall-clock
 moves with the load, while CPU time does not credit DuckDB's second thread.
 
 Prints a table and, as the last line, one JSON object with the figures.
-Usage: ``python benchmarks/bench_import.py [--rows 1000000] [--keep]``
+Usage: ``python benchmarks/bench_import.py [--rows 1000000] [--executemany-rows 2000]``
 """
 
 from __future__ import annotations

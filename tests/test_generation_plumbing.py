@@ -80,6 +80,32 @@ def test_sampling_is_batched_and_seeded(tiny_lm):
     assert all(isinstance(t, str) and isinstance(done, bool) for t, done in first)
 
 
+def test_prompt_is_read_once_and_shared_by_every_sequence(tiny_lm, monkeypatch):
+    """The prompt's cache is computed once per prompt text; each sequence then only reads new tokens."""
+    text = tiny_lm.render(prompt_for(BRIEF).messages)
+    width = len(tiny_lm.tokenizer(text, add_special_tokens=False)["input_ids"])
+    kw = dict(temperature=1.0, top_p=1.0, top_k=0, repetition_penalty=1.0, max_new_tokens=6, min_new_tokens=6)
+    shapes: list[tuple[int, int]] = []
+    forward = tiny_lm.model.forward
+
+    def spy(*args, **kwargs):
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        shapes.append(tuple(ids.shape))
+        return forward(*args, **kwargs)
+
+    tiny_lm._prefix = None
+    monkeypatch.setattr(tiny_lm.model, "forward", spy)
+    first = tiny_lm.sample(text, 4, seed=3, **kw)
+    second = tiny_lm.sample(text, 4, seed=3, **kw)
+    assert first == second
+    prompt_reads = [s for s in shapes if s[1] > 1]
+    assert prompt_reads == [(1, width - 1)]  # once, one row, all but the last prompt token
+    assert all(s == (4, 1) for s in shapes if s[1] == 1)
+    assert len(shapes) == 1 + 2 * 6
+    # The shared cache is never grown by a batch: a third call still starts from the prompt alone.
+    assert tiny_lm._prefix[1].get_seq_length() == width - 1
+
+
 def test_generate_copy_is_deterministic_and_accounts_for_every_sample(tiny_lm):
     settings = GenerationSettings(n_variants=2, max_new_tokens=8, seed=11, temperature=1.0)
     seen = []

@@ -75,7 +75,7 @@ class Options:
 
 
 def act_generate(page, opts: Options, n: int) -> None:
-    goto_page(page, "Copy Lab")
+    goto_page(page, "Copy Lab", opts.timeout_ms)
     page.locator(f"{key('copy.product_text')} input").fill(f"Trail running shoes, pair {n}")
     page.locator('[data-testid="stExpander"] summary').filter(has_text="Sampling").first.click()
     page.locator(f"{key('copy.seed')} input").fill(str(100 + n))  # different users, different copy
@@ -94,7 +94,7 @@ def act_generate(page, opts: Options, n: int) -> None:
 
 def act_import(page, opts: Options, n: int) -> None:
     timeout_ms = opts.timeout_ms
-    goto_page(page, "Data")
+    goto_page(page, "Data", timeout_ms)
     upload(page, "data.upload", SHOPIFY, timeout_ms=timeout_ms)
     wait_text(page, "121 rows read", timeout_ms)
     rerun(page, page.locator(f"{key('data.accept_rejects')} label").first.click, timeout_ms)
@@ -104,7 +104,7 @@ def act_import(page, opts: Options, n: int) -> None:
 
 def act_retrain(page, opts: Options, n: int) -> None:
     timeout_ms = opts.timeout_ms
-    goto_page(page, "Predict")
+    goto_page(page, "Predict", timeout_ms)
     page.get_by_text("Model", exact=True).first.click()
     rerun(page, page.locator(f"{key('predict.quick')} label").first.click, timeout_ms)
     click(page, "predict.retrain", timeout_ms)
@@ -144,6 +144,9 @@ class User(threading.Thread):
                 finally:
                     self.seconds = time.perf_counter() - started
                     browser.close()
+                    # Progress on stderr: stdout ends with the JSON line.
+                    print(f"  {self.name}: {self.seconds:.1f} s{' (' + self.error + ')' if self.error else ''}",
+                          file=sys.stderr, flush=True)
         except Exception as err:  # the report lists it; the run goes on so the table shows every user
             self.error = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
             self.barrier.abort()
@@ -159,6 +162,7 @@ def counts(db_path: Path) -> dict[str, int]:
 def phase(name: str, template: Path, model_cache: Path, plan: list[list[str]], opts: Options,
           work: Path) -> dict:
     """Run ``plan`` (a list of steps; each step's actions start together) on a fresh server."""
+    print(f"phase {name}: {plan}", file=sys.stderr, flush=True)
     data_dir = work / name / "data"
     shutil.copytree(model_cache, data_dir / "models")
     server = start_server(data_dir, template=template, name=f"bench-concurrency-{name}")

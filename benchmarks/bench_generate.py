@@ -32,6 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 BRIEF = dict(product="Trail Running Shoes", channel="email_subject", offer_type="percent", offer_value=20,
              promo_code="RUN20", tone="friendly")
+# The pipeline (and the quality read) also runs on two other channels and offers.
+QUALITY_BRIEFS = (
+    BRIEF,
+    dict(product="Ceramic Pour-Over Coffee Set", channel="push", offer_type="free_shipping", tone="playful",
+         category="Home & Kitchen"),
+    dict(product="Wireless Earbuds", channel="sms", offer_type="amount", offer_value=15, promo_code="EAR15",
+         tone="urgent", category="Electronics"),
+)
 KW = dict(temperature=0.8, top_p=0.92, top_k=50, repetition_penalty=1.1)
 
 
@@ -79,6 +87,19 @@ def worker(task: str, data_dir: str, precision: str) -> dict:
         out.update(pipeline_s=time.perf_counter() - start, kept=len(result.variants), generated=result.generated,
                    pass_rate=result.pass_rate, failures=result.failure_counts,
                    examples=[v.text for v in result.variants[:3]])
+        # Quality read: 8 kept variants per brief on three channels; pass rate and every kept text.
+        kept = generated = 0
+        quality = []
+        for spec in QUALITY_BRIEFS:
+            qb = Brief(**spec)
+            qp = build_prompt(qb, "All customers", "", house_examples(qb))
+            start = time.perf_counter()
+            r = generate_copy(lm, qp, qb, default_settings(qb.channel, n_variants=8, seed=1))
+            kept, generated = kept + len(r.variants), generated + r.generated
+            quality.append({"channel": qb.channel, "seconds": time.perf_counter() - start, "kept": len(r.variants),
+                            "generated": r.generated, "failures": r.failure_counts,
+                            "texts": [v.text for v in r.variants]})
+        out.update(quality=quality, quality_pass_rate=kept / max(1, generated))
     out["tokens_per_s"] = 8 * 48 / out["wall_s"]
     out["peak_rss_mb"] = _rss_mb()
     return out
@@ -128,7 +149,13 @@ def main() -> None:
             b["speedup_vs_baseline"] = base / b["wall_s"]
             print(f"batched {p}: {b['speedup_vs_baseline']:.1f}x faster than the sequential fp32 baseline")
         print(f"pipeline {p}: kept {b['kept']}/{b['generated']} ({b['failures']}); e.g. {b['examples']}")
-    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in figures.items()}))
+        for q in b["quality"]:
+            print(f"  quality {p} {q['channel']}: {q['kept']}/{q['generated']} kept in {q['seconds']:.1f} s "
+                  f"({q['failures']})")
+            for text in q["texts"]:
+                print(f"    - {text}")
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk not in ("examples", "quality")}
+                      for k, v in figures.items()}))
 
 
 if __name__ == "__main__":

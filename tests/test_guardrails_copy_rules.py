@@ -170,3 +170,32 @@ def test_first_sentences_trims_run_on_model_text():
     assert first_sentences(text, 60) == "20% off Trail Running Shoes!"
     assert first_sentences("short one", 60) == "short one"
     assert first_sentences("x" * 80, 60) == ""
+
+
+@pytest.mark.parametrize("text", [
+    "Excel Business Writing Tips!",
+    "This offers no value to my business.",
+    "Welcome to a brighter morning routine.",
+])
+def test_model_copy_about_something_else_fails_on_brief(text):
+    assert "on_brief" in failed(text, brief(offer_type="none", offer_value=None, promo_code=None, end_date=None),
+                                from_model=True)
+
+
+@pytest.mark.parametrize("text, kw", [
+    ("Welcome to the Ultimate Trail Run Shoe.", {}),
+    ("A shoe for every mile", {}),  # 'shoe' names 'Shoes'
+    ("Keep running, keep smiling", dict(offer_type="none", offer_value=None, promo_code=None, end_date=None)),
+    ("Your next run starts with {product}", {}),
+    ("Big savings this week only!", {}),  # names the offer of a percent-off brief
+    ("Fresh picks for your kitchen", dict(product="Chef Knife", category="Home & Kitchen", offer_type="none",
+                                          offer_value=None, promo_code=None, end_date=None)),
+])
+def test_model_copy_naming_product_category_or_offer_is_on_brief(text, kw):
+    assert "on_brief" not in failed(text, brief(**kw), from_model=True)
+
+
+def test_on_brief_applies_to_model_output_only():
+    # A marketer's own line is theirs to judge.
+    assert "on_brief" not in failed("A note from our founder", brief(offer_type="none", offer_value=None,
+                                                                      promo_code=None, end_date=None))

@@ -29,6 +29,7 @@ CHECK_NAMES = {
     "empty": "Long enough",
     "unfinished": "Finished sentence",
     "off_task": "Copy, not chatter",
+    "on_brief": "About the product or offer",
     "offer": "Matches the offer",
     "length": "Fits the channel",
     "markup": "No markup",
@@ -256,6 +257,35 @@ def _personal_data(text: str, brief: Brief, known_names: frozenset[str]) -> list
     return found
 
 
+_STOP_WORDS = frozenset(
+    "a an and the of for with in on to by from our your new set pack pro plus mini max one two".split())
+_OFFER_WORDS = re.compile(r"\b(?:off|sale|save|saving|savings|deal|discount|offer|code|free|gift|bonus|%)", re.I)
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _mentions_brief(text: str, brief: Brief) -> bool:
+    """Whether model copy is about this brief: it names the product (a content word of its name,
+    or ``{product}``), the product's category, or the offer. Small models drift into unrelated
+    lines ("Excel Business Writing Tips!") that pass every other check."""
+    if "{product}" in text:
+        return True
+    words = {_stem(w) for w in re.findall(r"[A-Za-z]+", text)}
+    names = re.findall(r"[A-Za-z]+", f"{brief.product} {brief.category or ''}")
+    if any(len(w) > 2 and w.lower() not in _STOP_WORDS and _stem(w) in words for w in names):
+        return True
+    if brief.promo_code and brief.promo_code.lower() in text.lower():
+        return True
+    return brief.offer_type != "none" and bool(_OFFER_WORDS.search(text))
+
+
 def check_copy(
     text: str,
     brief: Brief,
@@ -283,6 +313,9 @@ def check_copy(
                             "" if finished and not dangling else "stops mid-sentence"))
         chatter = _OFF_TASK.search(text)
         checks.append(Check("off_task", chatter is None, f"talks about the task ({chatter.group(0)!r})" if chatter else ""))
+        on_brief = _mentions_brief(text, brief)
+        checks.append(Check("on_brief", on_brief, "" if on_brief else
+                            f"names neither {brief.product!r}, its category, nor the offer"))
     offer = _offer_problems(text, brief)
     checks.append(Check("offer", not offer, "; ".join(offer)))
     length = render_length(text, brief)

@@ -195,11 +195,13 @@ def pick_device_dtype(precision: str = "auto") -> tuple[str, str]:
             "fp32" if precision in ("auto", "int8") else precision)
     if precision != "auto":
         return "cpu", precision
-    # Decoding is memory-bound: bf16 halves the bytes per token. Measured faster than fp32 both on
-    # AVX-512-bf16 CPUs (~1.4x, FACTS.md) and on this AVX2 box (same run: 8x48 tokens bf16 15.6 s,
-    # fp32 64.7 s); CPUs without AVX2 lack the fast conversion kernels, so they stay on fp32.
+    # Decoding is memory-bound, so bf16 (half the bytes per token) wins where the CPU computes in
+    # bf16 natively (AVX-512-bf16 / AMX: ~1.4x faster than fp32, FACTS.md). Without it, as on an
+    # AVX2-only CPU, the conversions cost more than they save (measured on one: 8 x 48 tokens
+    # fp32 10.5 s, bf16 15.1 s). int8 is faster still but writes clearly worse copy (guardrail pass
+    # rate 29% vs 43% for fp32 over three briefs), so it is opt-in (COPYLIFT_MODEL_PRECISION=int8).
     capability = torch.backends.cpu.get_cpu_capability()
-    fast_bf16 = capability.startswith(("AVX2", "AVX512")) or "AMX" in capability or torch.cpu._is_avx512_bf16_supported()
+    fast_bf16 = "AMX" in capability or torch.cpu._is_avx512_bf16_supported()
     return "cpu", "bf16" if fast_bf16 else "fp32"
 
 

@@ -68,7 +68,10 @@ def reliability_chart(curve: pd.DataFrame) -> go.Figure:
 def coverage_chart(cov: pd.DataFrame, by: str = "model_version") -> go.Figure:
     """Share of observed rates inside the predicted 90% intervals, per model version, against the 90% target."""
     _require(cov, [by, "coverage", "cells"])
-    data = cov.assign(label=cov[by].astype(str), pct=cov["coverage"] * 100)
+    # Strategies planned without a trained model have no version: show them, labelled, not drop them.
+    labels = [("no model version" if pd.isna(v) else f"v{int(v)}" if isinstance(v, (int, float)) else str(v))
+              for v in cov[by]]
+    data = cov.assign(label=labels, pct=cov["coverage"] * 100)
     fig = px.bar(data, x="label", y="pct", text="cells", title="Coverage of the predicted 90% intervals by model version",
                  labels={"label": "Model version", "pct": "Observed inside the interval (%)", "cells": "cells"})
     fig.update_traces(texttemplate="%{text} cells", textposition="outside")

@@ -38,7 +38,10 @@ def trust_section() -> None:
     left.plotly_chart(charts.predicted_vs_actual_chart(cells), width="stretch", key="results.trust_scatter")
     right.plotly_chart(charts.reliability_chart(trust_checks.reliability_curve(cells)), width="stretch",
                        key="results.reliability")
-    st.plotly_chart(charts.coverage_chart(cov), width="stretch", key="results.coverage")
+    if cov.empty:
+        st.info("Coverage by model version appears once a strategy planned with a model is measured.")
+    else:
+        st.plotly_chart(charts.coverage_chart(cov), width="stretch", key="results.coverage")
 
 
 def upload_section() -> None:

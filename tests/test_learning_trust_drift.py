@@ -121,3 +121,15 @@ def test_reliability_curve_pools_by_bin():
     curve = reliability_curve(frame, bins=2)
     assert list(curve["observed"]) == pytest.approx([4 / 400, 24 / 400])
     assert list(curve["predicted"]) == pytest.approx([0.01, 0.05])
+
+
+def test_coverage_chart_labels_versions_and_keeps_unversioned_strategies():
+    import pandas as pd
+
+    from core.results_charts import coverage_chart
+
+    cov = pd.DataFrame({"model_version": [2.0, float("nan")], "cells": [4, 3], "inside": [4, 2],
+                        "coverage": [1.0, 2 / 3]})
+    bars = coverage_chart(cov).data[0]
+    assert list(bars.x) == ["v2", "no model version"]
+    assert [round(y, 1) for y in bars.y] == [100.0, 66.7]

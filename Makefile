@@ -27,13 +27,16 @@ run: setup db
 	$(PY) -m streamlit run app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT)
 
 # Debian's Chromium drives the end-to-end tests; install it when missing.
-browser:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# The real-browser journeys (tests/e2e) are not yet reliable enough to gate CI (see issue 9):
-# `make test` runs everything else, including the real-model integration test; `make test-e2e` runs them.
-test: setup
+browser:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+# Everything: unit and page tests, the real-model integration test, the real-browser journeys.
+# The browser journeys run second, so a broken core fails fast.
+test: setup browser
 	$(PY) -m pytest --ignore=tests/e2e
+	$(PY) -m pytest -m e2e tests/e2e
 
 test-e2e: setup browser
 	$(PY) -m pytest -m e2e tests/e2e

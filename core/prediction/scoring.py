@@ -26,8 +26,11 @@ from core.prediction.types import Reason, VariantPrediction
 from core.store import Store
 
 Z90 = 1.6448536269514722
-SAMPLE_SIZE = 5000  # members scored for the rate
-DETAIL_SIZE = 1000  # members scored for the ensemble and the reasons
+SAMPLE_SIZE = 3000  # members scored for the rate (its sampling error is part of the interval)
+# The ensemble spread and the reasons compare predictions for the SAME members (paired), so a
+# few hundred members measure them precisely; scoring time is dominated by rows x trees.
+DETAIL_SIZE = 500  # members scored by every bootstrap model
+REASON_SIZE = 300  # members scored with each feature group neutralized
 SHRINK_MEMBERS = 200  # prior strength (in members) of the population prediction
 THIN_MEMBERS = 200
 THIN_CHANNEL_SENDS = 2000
@@ -263,7 +266,9 @@ def predict_variants(store: Store, predictor: Predictor, variants: pd.DataFrame,
     std = (vecs - ref["copy_centre"]) / ref["copy_scale"]
     nearest = np.sqrt(((std[:, None, :] - ref["copy_vectors"][None, :, :]) ** 2).sum(-1)).min(axis=1)
 
-    reasons = _reasons(predictor, Zd, vf, sample, nv, n_detail)
+    n_reason = min(n_detail, REASON_SIZE)
+    keep = np.concatenate([np.arange(v * n_detail, v * n_detail + n_reason) for v in range(nv)])
+    reasons = _reasons(predictor, Zd[keep], vf, sample, nv, n_reason, base=p[:, :n_reason].mean(axis=1))
     out = []
     for i, vid in enumerate(ids):
         rate = float(rates[i])
@@ -315,10 +320,14 @@ def predict_variants(store: Store, predictor: Predictor, variants: pd.DataFrame,
 
 
 def _reasons(predictor: Predictor, Zd: np.ndarray, vf: pd.DataFrame, sample: pd.DataFrame, nv: int,
-             n_detail: int, top: int = 3) -> list[list[Reason]]:
-    """Top feature groups per variant by |change in rate when the group is neutralized|."""
+             n_detail: int, top: int = 3, base: np.ndarray | None = None) -> list[list[Reason]]:
+    """Top feature groups per variant by |change in rate when the group is neutralized|.
+
+    ``base`` is the main model's mean rate over the same rows, when the caller already has it.
+    """
     model = predictor.model
-    base = model.predict_matrix(Zd).reshape(nv, n_detail).mean(axis=1)
+    if base is None:
+        base = model.predict_matrix(Zd).reshape(nv, n_detail).mean(axis=1)
     effects: dict[str, np.ndarray] = {}
     for group, idx in _group_columns(predictor).items():
         names = [str(model.feature_names_out_[j]) for j in idx]

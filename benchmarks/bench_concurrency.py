@@ -74,7 +74,8 @@ class Options:
     max_tokens: int | None = None
 
 
-def act_generate(page, opts: Options, n: int) -> None:
+def act_generate(page, opts: Options, n: int) -> int:
+    """Generate; returns the number of variants added to the working set (0 when none passed)."""
     goto_page(page, "Copy Lab", opts.timeout_ms)
     page.locator(f"{key('copy.product_text')} input").fill(f"Trail running shoes, pair {n}")
     page.locator('[data-testid="stExpander"] summary').filter(has_text="Sampling").first.click()
@@ -84,12 +85,18 @@ def act_generate(page, opts: Options, n: int) -> None:
     if opts.max_tokens is not None:
         page.locator(f"{key('copy.max_tokens.email_subject')} input").fill(str(opts.max_tokens))
     page.get_by_role("button", name="Generate").click()
-    # Wait for the result itself (a long run can outlast a websocket reconnect).
-    page.locator(f"{key('copy.add.0')} button").wait_for(timeout=opts.timeout_ms)
+    # Wait for the result itself (a long run can outlast a websocket reconnect): either a kept
+    # variant or the page's note that none passed the guardrails (a correct, finished generation).
+    add = page.locator(f"{key('copy.add.0')} button")
+    none_kept = page.get_by_text("Only 0 of")
+    add.or_(none_kept).first.wait_for(timeout=opts.timeout_ms)
     wait_idle(page, opts.timeout_ms)
+    if not add.count():
+        return 0
     click(page, "copy.add.0", opts.timeout_ms)
     page.locator('[data-testid="stToast"]').filter(has_text="Added to the working set").first.wait_for(
         timeout=opts.timeout_ms)
+    return 1
 
 
 def act_import(page, opts: Options, n: int) -> None:
@@ -124,6 +131,7 @@ class User(threading.Thread):
         self.timeout_ms = opts.timeout_ms
         self.seconds: float | None = None
         self.error: str | None = None
+        self.added = 0  # working-set variants this user added
 
     def run(self) -> None:
         from playwright.sync_api import sync_playwright
@@ -137,7 +145,7 @@ class User(threading.Thread):
                 self.barrier.wait()
                 started = time.perf_counter()
                 try:
-                    ACTIONS[self.action](page, self.opts, self.n)
+                    self.added = ACTIONS[self.action](page, self.opts, self.n) or 0
                     shown = exceptions(page) or page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
                     if shown:
                         self.error = f"error shown: {shown[0][:200]}"
@@ -183,7 +191,7 @@ def phase(name: str, template: Path, model_cache: Path, plan: list[list[str]], o
             timings.append({
                 "step_wall_s": round(time.perf_counter() - started, 2),
                 "users": [{"action": u.action, "seconds": None if u.seconds is None else round(u.seconds, 2),
-                           "error": u.error} for u in users],
+                           "error": u.error, "added": u.added} for u in users],
             })
     finally:
         stop_server(server.process)
@@ -235,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
 
     one = {u["action"]: u for step in single["timings"] for u in step["users"]}
     # Expected rows for 4 users: the 1-user phase's total (generate + import + retrain on the
-    # same starting database) plus one more generate, which adds one working-set variant.
+    # same starting database), with the working-set variants the generating users actually added
+    # (a generation may keep none when no sample passes the guardrails).
     expected = dict(single["delta"])
-    expected["variants"] += 1
+    expected["variants"] = sum(u["added"] for step in multi["timings"] for u in step["users"])
     errors = [f"{p}: {u['action']}: {u['error']}" for p, ph in (("1 user", single), ("4 users", multi))
               for step in ph["timings"] for u in step["users"] if u["error"]]
     rows_ok = multi["delta"] == expected

@@ -206,12 +206,15 @@ def rerun(page, action: Callable[[], object], timeout_ms: int = RERUN_TIMEOUT_MS
 def goto_page(page, title: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
     """Switch page through the sidebar navigation, by its visible title."""
     link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=title).first
-    rerun(page, link.click, timeout_ms)
-    # The new page's title, or an error box (which the test then reports).
+    # Not ``rerun``: clicking the page that is already shown starts no script run, so waiting
+    # for one would time out. The new page's title (or an error box, which the test then
+    # reports) shows the switch happened; an idle app shows its run finished.
+    link.click()
     page.wait_for_selector(
         f'[data-testid="stMain"] h1:has-text("{title.split(" ")[0]}"), [data-testid="stException"]',
         timeout=timeout_ms,
     )
+    wait_idle(page, timeout_ms)
 
 
 def key(name: str) -> str:

@@ -32,11 +32,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# Everything: unit and page tests, the real-model integration test, the real-browser journeys.
-# The browser journeys run second, so a broken core fails fast.
-test: setup browser
+# Unit and page tests and the real-model integration test. The real-browser journeys (make test-e2e)
+# do not gate CI yet: in three fresh-clone runs, two had one flaky wait each (issue 9).
+test: setup
 	$(PY) -m pytest --ignore=tests/e2e
-	$(PY) -m pytest -m e2e tests/e2e
 
 test-e2e: setup browser
 	$(PY) -m pytest -m e2e tests/e2e

@@ -28,6 +28,11 @@ def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def count(value: float | None) -> str:
+    """A count of people or conversions, rounded, with thousands separators (``1,234``)."""
+    return MISSING if _missing(value) else f"{value:,.0f}"
+
+
 def pct(rate: float | None, decimals: int = 2) -> str:
     """A rate (0.0234) as a percentage (``2.34%``)."""
     return MISSING if _missing(rate) else f"{rate * 100:.{decimals}f}%"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.number_format import DEFAULT_CURRENCY, MISSING, Headline, money
+from core.number_format import DEFAULT_CURRENCY, Headline, count, money
 from core.strategy import Plan, outcome_frame, plan_totals
 
 
@@ -24,19 +24,15 @@ class Note:
     icon: str | None = None
 
 
-def _count(value: float | None) -> str:
-    return MISSING if value is None else f"{value:,.0f}"
-
-
 def headlines(plan: Plan, currency: str = DEFAULT_CURRENCY) -> list[Headline]:
     """Sends, expected and incremental conversions, expected revenue, with their 90% intervals."""
     t = plan_totals(plan)
     return [
-        Headline("Sends", _count(t["sends"])),
-        Headline("Expected conversions", _count(t["conversions"]),
-                 f"90% interval {_count(t['conversions_low'])} to {_count(t['conversions_high'])}"),
-        Headline("Incremental over control", _count(t["incremental"]),
-                 f"90% interval {_count(t['incremental_low'])} to {_count(t['incremental_high'])}"),
+        Headline("Sends", count(t["sends"])),
+        Headline("Expected conversions", count(t["conversions"]),
+                 f"90% interval {count(t['conversions_low'])} to {count(t['conversions_high'])}"),
+        Headline("Incremental over control", count(t["incremental"]),
+                 f"90% interval {count(t['incremental_low'])} to {count(t['incremental_high'])}"),
         Headline("Expected revenue", money(t["revenue"], currency),
                  f"90% interval {money(t['revenue_low'], currency)} to {money(t['revenue_high'], currency)}"),
     ]

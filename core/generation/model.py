@@ -199,7 +199,7 @@ def pick_device_dtype(precision: str = "auto") -> tuple[str, str]:
     # bf16 natively (AVX-512-bf16 / AMX: ~1.4x faster than fp32, FACTS.md). Without it, as on an
     # AVX2-only CPU, the conversions cost more than they save (measured on one: 8 x 48 tokens
     # fp32 10.5 s, bf16 15.1 s). int8 is faster still but writes clearly worse copy (guardrail pass
-    # rate 29% vs 43% for fp32 over three briefs), so it is opt-in (COPYLIFT_MODEL_PRECISION=int8).
+    # rate 19% vs 43% for fp32 over three briefs), so it is opt-in (COPYLIFT_MODEL_PRECISION=int8).
     capability = torch.backends.cpu.get_cpu_capability()
     fast_bf16 = "AMX" in capability or torch.cpu._is_avx512_bf16_supported()
     return "cpu", "bf16" if fast_bf16 else "fp32"

@@ -94,7 +94,7 @@ def import_flow(uploaded) -> None:
     accept = True
     if report.rows_rejected:
         st.download_button("Download rejected rows (CSV)", rejected_csv(report), file_name="rejected_rows.csv",
-                           mime="text/csv", key="data.rejects_download")
+                           mime="text/csv", key="data.rejects_download", on_click="ignore")
         accept = st.checkbox(f"Import the {report.rows_accepted:,} other rows without the rejected ones",
                              key="data.accept_rejects")
     if st.button("Import", type="primary", key="data.import", disabled=not accept):

@@ -110,7 +110,8 @@ if group is not None:
     current_seg = chosen if unchanged else (None if not group.items else editor.draft_segment("Edited segment", group))
     try:
         st.download_button("Download member ids (CSV)", members_csv(store, current_seg, as_of),
-                           file_name="segment_members.csv", mime="text/csv", key="seg.export")
+                           file_name="segment_members.csv", mime="text/csv", key="seg.export",
+                           on_click="ignore")
     except CopyLiftError as err:
         show_error(err)
 

@@ -169,4 +169,4 @@ else:
             for fname, data in st.session_state.get("strategy.files", {}).items():
                 if fname.startswith(sid + "-"):
                     st.download_button(f"Download {fname}", data, file_name=fname, key=f"strategy.dl.{fname}",
-                                       mime=MIME[fname.rsplit(".", 1)[-1]])
+                                       mime=MIME[fname.rsplit(".", 1)[-1]], on_click="ignore")

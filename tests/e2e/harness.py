@@ -272,6 +272,25 @@ def click(page, widget_key: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
     rerun(page, page.locator(f"{key(widget_key)} button").first.click, timeout_ms)
 
 
+def check(page, widget_key: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
+    """Tick the ``st.checkbox`` with ``key=widget_key`` and wait until the app has seen it.
+
+    Waits for an idle app first (a click that lands while a run is replacing the widget
+    can be lost), clicks the label only if the box is not ticked yet, and then checks the
+    box's own state rather than trusting that a run was observed.
+    """
+    box = page.locator(f'{key(widget_key)} input[type="checkbox"]').first
+    wait_idle(page, timeout_ms)
+    if not box.is_checked():
+        rerun(page, page.locator(f"{key(widget_key)} label").first.click, timeout_ms)
+    page.wait_for_function(
+        "(sel) => { const b = document.querySelector(sel); return b !== null && b.checked; }",
+        arg=f'{key(widget_key)} input[type="checkbox"]',
+        timeout=timeout_ms,
+    )
+    wait_idle(page, timeout_ms)
+
+
 def pick(page, widget_key: str, label: str, timeout_ms: int = RERUN_TIMEOUT_MS) -> None:
     """Click the option ``label`` of the ``st.segmented_control`` / ``st.pills`` with ``key=widget_key``."""
     option = page.locator(f"{key(widget_key)} button").filter(has_text=label).first

@@ -14,6 +14,7 @@ import pytest
 
 from harness import (
     assert_clean,
+    check,
     click,
     download,
     key,
@@ -75,7 +76,7 @@ def test_analyst_imports_shopify_and_a_malformed_file(page, tmp_path):
     assert rows[0]["file"] == SHOPIFY.name
 
     # The import button waits for the analyst to accept leaving the rejected row out.
-    rerun(page, page.locator(key("data.accept_rejects") + " label").first.click)
+    check(page, "data.accept_rejects")
     click(page, "data.import", timeout_ms=limit(60_000))
     wait_text(page, "Imported 120 of 121 rows as import")
     assert number(metric(page, "Events")) == events_before + 120
@@ -94,7 +95,7 @@ def test_analyst_imports_shopify_and_a_malformed_file(page, tmp_path):
     reasons = " | ".join(r["reason"] for r in rows)
     assert "not a date" in reasons and "not a number" in reasons and "customer id is missing" in reasons
     screenshot(page, "analyst-3-malformed-preview")
-    rerun(page, page.locator(key("data.accept_rejects") + " label").first.click)
+    check(page, "data.accept_rejects")
     click(page, "data.import", timeout_ms=limit(60_000))
     wait_text(page, "Imported 2 of 5 rows")
     assert number(metric(page, "Events")) == events_before + 122

@@ -32,10 +32,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# Unit and page tests and the real-model integration test. The real-browser journeys (make test-e2e)
-# do not gate CI yet: in three fresh-clone runs, two had one flaky wait each (issue 9).
-test: setup
+# Unit and page tests and the real-model integration test, then the real-browser journeys
+# (Debian's Chromium is installed first when missing). The journeys run second so that a
+# failure in the fast tests is reported without waiting for a browser.
+test: setup browser
 	$(PY) -m pytest --ignore=tests/e2e
+	$(PY) -m pytest -m e2e tests/e2e
 
 test-e2e: setup browser
 	$(PY) -m pytest -m e2e tests/e2e

@@ -41,9 +41,11 @@ from core.errors import NotFoundError, StoreError, ValidationError
 from core.migrations import DATA_TABLES
 from core.response_model import (
     AFFINITY_COLUMNS,
+    HISTORY_COLUMNS,
     TRAIT_COLUMNS,
     ResponseModel,
     copy_frame,
+    purchase_history_at,
 )
 from core.store import Store, quote_ident
 
@@ -430,9 +432,15 @@ def _traits_frame(ids: np.ndarray, users: pd.DataFrame, lat: dict, snap: dict) -
 
 
 def _exposures(rng: np.random.Generator, model: ResponseModel, traits: pd.DataFrame, lat: dict,
-               campaigns: pd.DataFrame, variants: pd.DataFrame, vcopy: pd.DataFrame,
-               products: pd.DataFrame, end_s: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Who got which variant, what they did, and the purchases campaigns caused."""
+               organic: dict[str, np.ndarray], campaigns: pd.DataFrame, variants: pd.DataFrame,
+               vcopy: pd.DataFrame, products: pd.DataFrame,
+               end_s: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Who got which variant, what they did, and the purchases campaigns caused.
+
+    Each outcome is drawn with the user's purchase history as of the send, from
+    ``organic`` (the chunk's own behaviour): history written after the send would be
+    a look-ahead no predictor could match.
+    """
     n = len(traits)
     users_i, var_i = [], []
     for ci, camp in campaigns.iterrows():
@@ -444,7 +452,13 @@ def _exposures(rng: np.random.Generator, model: ResponseModel, traits: pd.DataFr
         var_i.append(vids[rng.integers(len(vids), size=len(members))])
     u = np.concatenate(users_i)
     v = np.concatenate(var_i)
+    sent = variants["sent_s"].to_numpy()[v]
+    buy = organic["type"] == "purchase"
+    history = purchase_history_at(organic["u"][buy], organic["t"][buy],
+                                  organic["price"][buy] * organic["qty"][buy], u, sent)
     t = traits.iloc[u].reset_index(drop=True)
+    for col in HISTORY_COLUMNS:
+        t[col] = history[col].to_numpy()
     c = vcopy.iloc[v].reset_index(drop=True)
     p_conv = model.probability(t, c)
     converted = rng.random(len(u)) < p_conv
@@ -453,7 +467,6 @@ def _exposures(rng: np.random.Generator, model: ResponseModel, traits: pd.DataFr
     is_email = c["channel"].to_numpy() == "email_subject"
     p_open = np.maximum(model.open_probability(t, c), p_click)
     opened = np.where(is_email, clicked | (rng.random(len(u)) < (p_open - p_click) / (1 - p_click)), True)
-    sent = variants["sent_s"].to_numpy()[v]
     # Campaign purchases: the promoted product, or a popular one from the campaign's category.
     prod = products["product_id"].to_numpy()
     pid_index = {p: i for i, p in enumerate(prod)}
@@ -595,7 +608,8 @@ def generate(
             traits = _traits_frame(ids_all[lo:hi], users.iloc[lo:hi], clat, _snapshot(ev, hi - lo, end_s))
             # The copy must be scored for the (rounded) traits that are written out.
             traits = traits.round(6)
-            exposures, bought = _exposures(rng, model, traits, clat, campaigns, variants, vcopy, products, end_s)
+            exposures, bought = _exposures(rng, model, traits, clat, ev, campaigns, variants, vcopy,
+                                          products, end_s)
             ev = {k: np.concatenate([ev[k], bought[k]]) for k in ev}
             frame = _events_frame(ev, ids_all[lo:hi], products, camp_ids, next_event, next_order, rng)
             next_event += len(frame)

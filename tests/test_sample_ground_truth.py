@@ -10,7 +10,7 @@ import pytest
 
 from core.config import SAMPLE_DIR
 from core.errors import NotFoundError, ValidationError
-from core.response_model import TRUE_COEFFICIENTS, ResponseModel, copy_frame, true_rate
+from core.response_model import TRUE_COEFFICIENTS, ResponseModel, copy_frame, purchase_history_at, true_rate
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +25,38 @@ def test_json_holds_the_coefficients(truth):
     assert len(truth.traits) == data["counts"]["users"]
 
 
+def _history_at_send(exposures: pd.DataFrame) -> pd.DataFrame:
+    """Organic purchase history of each exposure's user as of its send, from the committed files."""
+    events = pd.read_csv(SAMPLE_DIR / "events.csv.gz",
+                         usecols=["user_id", "event_type", "ts", "price", "quantity", "campaign_id"])
+    buys = events[(events["event_type"] == "purchase") & events["campaign_id"].isna()]
+    codes, _ = pd.factorize(pd.concat([buys["user_id"], exposures["user_id"]], ignore_index=True))
+    seconds = pd.to_datetime(pd.concat([buys["ts"], exposures["sent_at"]], ignore_index=True))
+    seconds = (seconds - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    return purchase_history_at(codes[:len(buys)], seconds[:len(buys)].to_numpy(),
+                               (buys["price"] * buys["quantity"]).to_numpy(),
+                               codes[len(buys):], seconds[len(buys):].to_numpy())
+
+
+def test_purchase_history_counts_only_what_happened_before_the_send():
+    day = 86_400
+    history = purchase_history_at(
+        buyer=np.array([0, 0, 1]), bought_at=np.array([100, 200 + 3 * day, 50]), spend=np.array([10.0, 5.0, 7.0]),
+        who=np.array([0, 0, 0, 1, 2]), when=np.array([100, 101, 200 + 10 * day, 49, 1000]))
+    # Strictly before: a purchase at the send's own second does not count.
+    assert history["frequency_180d"].tolist() == [0, 1, 2, 0, 0]
+    assert history["monetary_180d"].tolist() == [0, 10, 15, 0, 0]
+    assert history["recency_days"].tolist() == [365, 0, 7, 365, 365]
+
+
 def test_empirical_rates_within_two_standard_errors(truth):
-    exposures = pd.read_csv(SAMPLE_DIR / "exposures.csv.gz", usecols=["user_id", "variant_id", "converted"])
+    exposures = pd.read_csv(SAMPLE_DIR / "exposures.csv.gz", usecols=["user_id", "variant_id", "sent_at", "converted"])
     variants = pd.read_csv(SAMPLE_DIR / "variants.csv")
     feats = copy_frame(variants["copy_text"], variants["channel"], variants["category"])
     feats.index = variants["variant_id"]
-    p = truth.probability(truth.users(exposures["user_id"]), feats.loc[exposures["variant_id"]].reset_index(drop=True))
+    # Outcomes were drawn with each user's history as of the send, not as of the window's end.
+    traits = truth.users_at_send(exposures["user_id"], _history_at_send(exposures))
+    p = truth.probability(traits, feats.loc[exposures["variant_id"]].reset_index(drop=True))
     frame = exposures.assign(p=p, v=p * (1 - p))
     g = frame.groupby("variant_id").agg(n=("p", "size"), observed=("converted", "mean"),
                                         implied=("p", "mean"), var=("v", "sum"))

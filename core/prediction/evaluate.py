@@ -77,8 +77,31 @@ def _oracle(store: Store, test: TrainingData, truth_dir: Path):
     v = variants.loc[uniq]
     copy = copy_frame(v["copy_text"].tolist(), v["channel"].tolist(),
                       [c if isinstance(c, str) else None for c in v["category"]])
-    traits = truth.users([str(u) for u in users])
+    ids = [str(u) for u in users]
+    traits = truth.users_at_send(ids, history_at_send(store, np.asarray(ids), np.asarray(vids).astype(str)))
     return truth.probability(traits, copy.iloc[codes].reset_index(drop=True)), truth
+
+
+def history_at_send(store: Store, user_ids: np.ndarray, variant_ids: np.ndarray) -> pd.DataFrame:
+    """Organic purchase history of each (user, variant) exposure's user as of that send.
+
+    The same counting as the sample generator (``core.response_model.purchase_history_at``
+    over purchases no campaign caused), read back from the database: the oracle must score
+    each past exposure with what the user had done by then, not by the end of the window.
+    """
+    from core.response_model import purchase_history_at
+
+    sent = store.df("SELECT user_id, variant_id, CAST(epoch(min(sent_at)) AS BIGINT) AS sent_s "
+                    "FROM exposures GROUP BY user_id, variant_id")
+    rows = pd.DataFrame({"user_id": user_ids, "variant_id": variant_ids}).merge(
+        sent, how="left", on=["user_id", "variant_id"], validate="many_to_one")
+    if rows["sent_s"].isna().any():
+        raise NotFoundError("some evaluated rows have no exposure with a send time")
+    buys = store.df("SELECT user_id, CAST(epoch(ts) AS BIGINT) AS t, price * quantity AS spend FROM events "
+                    "WHERE event_type = 'purchase' AND campaign_id IS NULL AND user_id IS NOT NULL")
+    codes, _ = pd.factorize(pd.concat([buys["user_id"], rows["user_id"]], ignore_index=True))
+    return purchase_history_at(codes[:len(buys)], buys["t"].to_numpy(), buys["spend"].fillna(0).to_numpy(),
+                               codes[len(buys):], rows["sent_s"].to_numpy())
 
 
 MAX_SEGMENTS = 12

@@ -9,8 +9,8 @@ from core.prediction.charts import incremental_chart, lift_heatmap, rate_chart
 from core.prediction.registry import latest_version
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, train_model
-from core.prediction.views import (best_variant_headline, candidate_variants, incremental_outcomes, lift_matrix,
-                                   prediction_table, revenue_per_conversion)
+from core.prediction.views import (best_variant_headline, candidate_variants, chart_rows, incremental_outcomes,
+                                   lift_matrix, prediction_table, revenue_per_conversion)
 from pages.common import SEGMENT_KEY, current_segment_label, get_config, get_predictor, get_store, show_error
 
 HISTORY = "__history__"
@@ -109,7 +109,7 @@ results = state.get("predict.results")
 if results and results["segment"] == current_segment_label():
     preds, pool = results["preds"], results["pool"]
     table = prediction_table(preds, pool, predictor.outcome)
-    st.plotly_chart(rate_chart(table), key="predict.rates")
+    st.plotly_chart(rate_chart(chart_rows(table)), key="predict.rates")
     for p in preds:
         if p.out_of_distribution:
             st.warning(f"{p.variant_id}: this copy is unlike anything the model learned from; "

@@ -56,3 +56,19 @@ def test_predict_page_without_a_model_offers_training(app_env):
     at = _open_predict(AppTest.from_file(APP, default_timeout=120))
     assert not at.exception
     assert any("Train a model" in i.value for i in at.info)
+
+
+def test_history_as_control_is_drawn_in_the_rate_chart(trained_app):
+    import json
+
+    at = _open_predict(AppTest.from_file(APP, default_timeout=120))
+    at.selectbox(key="predict.campaign").set_value("Campaign 2")
+    at.selectbox(key="predict.control").set_value("__history__")
+    at.button(key="FormSubmitter:predict.form-Predict").click().run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    assert not frame["is_control"].any()  # no variant is the control: lifts are over the segment's history
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bars = spec["data"][0]["y"]
+    assert any(label.startswith("segment's history") and label.endswith("(control)") for label in bars), bars
+    assert set(frame["variant_id"]) <= {label.removesuffix(" (control)") for label in bars}

@@ -54,6 +54,27 @@ def prediction_table(predictions: Sequence[VariantPrediction], variants: pd.Data
     return frame
 
 
+def chart_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the predicted-rate chart: every variant, plus the control it is compared with.
+
+    When no variant is the control, lift is measured against the segment's historical
+    rate on each channel; that rate (rate minus lift, the same for every variant of a
+    channel) becomes a grey control bar, so the chart shows what the lifts are over.
+    """
+    if table.empty or table["is_control"].fillna(False).astype(bool).any():
+        return table
+    known = table.dropna(subset=["lift_pts"])
+    if known.empty:
+        return table
+    base = (known["rate"] - known["lift_pts"]).groupby(known["channel"].fillna("unknown channel")).first()
+    history = pd.DataFrame({
+        "variant_id": [f"segment's history, {channel}" for channel in base.index],
+        "rate": base.to_numpy(), "low": base.to_numpy(), "high": base.to_numpy(), "is_control": True,
+        "channel": base.index.to_numpy(),
+    })
+    return pd.concat([table, history], ignore_index=True)
+
+
 def incremental_outcomes(predictions: Sequence[VariantPrediction], send_size: int,
                          revenue_per_conversion: float) -> pd.DataFrame:
     """Expected extra conversions and revenue over the control for a send of ``send_size``."""

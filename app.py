@@ -10,11 +10,15 @@ import streamlit as st
 
 from core.errors import CopyLiftError
 from core.strategy import count_awaiting_approval
-from pages.common import SEGMENT_KEY, current_segment_label, get_store, show_error
+from pages.common import SEGMENT_KEY, current_segment_label, get_store, show_error, start_model_runtime_warmup
 
 st.set_page_config(page_title="CopyLift", page_icon="📈", layout="wide")
 
 st.session_state.setdefault(SEGMENT_KEY, None)
+try:
+    start_model_runtime_warmup()
+except CopyLiftError:
+    pass  # a configuration error is shown with the data status below
 
 PAGES = [
     st.Page("pages/data.py", title="Data", icon="🗂️", default=True),

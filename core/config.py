@@ -28,6 +28,9 @@ class AppConfig:
     db_path: str
     model: str | None
     upload_limit_mb: int = 200
+    # Import torch + transformers in the background when the app starts, so the first
+    # "Generate" pays only for the model itself (COPYLIFT_WARM_MODEL_RUNTIME=0 turns it off).
+    warm_model_runtime: bool = True
 
     @property
     def model_cache_dir(self) -> Path:
@@ -64,4 +67,6 @@ def load_config(root: Path = ROOT, env: dict[str, str] | None = None) -> AppConf
         limit_mb = int(limit)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"upload limit must be a whole number of megabytes, got {limit!r}") from err
-    return AppConfig(data_dir=data_dir, db_path=str(db_path), model=model, upload_limit_mb=limit_mb)
+    warm = str(env.get("COPYLIFT_WARM_MODEL_RUNTIME") or secrets.get("warm_model_runtime", "1")).strip().lower()
+    return AppConfig(data_dir=data_dir, db_path=str(db_path), model=model, upload_limit_mb=limit_mb,
+                     warm_model_runtime=warm not in ("0", "false", "no", "off"))

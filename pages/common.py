@@ -8,6 +8,8 @@ Tests patch these factories rather than library internals.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from core.config import AppConfig, load_config
@@ -34,6 +36,22 @@ def get_store() -> Store:
 
         load_sample(store)
     return store
+
+
+@st.cache_resource(show_spinner=False)
+def start_model_runtime_warmup() -> threading.Thread | None:
+    """Once per process: import the model runtime on a daemon thread (off with COPYLIFT_WARM_MODEL_RUNTIME=0).
+
+    Nothing waits for it; a generation that starts first simply imports the rest itself
+    (Python's import lock makes the two take turns).
+    """
+    if not get_config().warm_model_runtime:
+        return None
+    from core.generation.model import warm_runtime
+
+    thread = threading.Thread(target=warm_runtime, name="copylift-warm-model-runtime", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource(show_spinner="Loading the language model (the first start converts it once, ~30 s)…")

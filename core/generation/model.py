@@ -296,6 +296,29 @@ class LanguageModel:
         return results
 
 
+def warm_runtime() -> float:
+    """Import torch and the transformers classes a model load needs; return the seconds it took.
+
+    In a fresh process these imports are most of a cached model load (bench_generate:
+    ``load_s`` vs ``reload_warm_imports_s``). The app runs this on a background thread
+    at start, so the first generation waits only for the model's own weights.
+    """
+    start = time.perf_counter()
+    import torch  # noqa: F401
+    import transformers.models.llama.modeling_llama  # noqa: F401  (the default model's architecture)
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+
+    try:
+        # The first from_pretrained in a process compiles transformers' table of checkpoint
+        # renamings (~1,000 regexes, ~0.9 s here); later loads reuse it. Build it now.
+        from transformers.conversion_mapping import get_checkpoint_conversion_mapping
+
+        get_checkpoint_conversion_mapping("llama")
+    except (ImportError, AttributeError):  # a transformers internal: without it the first load pays instead
+        pass
+    return time.perf_counter() - start
+
+
 def load_language_model(cfg: AppConfig, precision: str = "auto", progress: Progress = _noop) -> LanguageModel:
     """Resolve, convert if needed, verify and load the configured model.
 

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,15 +45,16 @@ for extra in (ROOT, ROOT / "tests" / "e2e"):
         sys.path.insert(0, str(extra))
 
 from harness import (  # noqa: E402
+    ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     DB_NAME,
+    check,
     click,
     exceptions,
     goto_page,
     key,
     open_app,
-    rerun,
     start_server,
     stop_server,
     upload,
@@ -104,7 +106,7 @@ def act_import(page, opts: Options, n: int) -> None:
     goto_page(page, "Data", timeout_ms)
     upload(page, "data.upload", SHOPIFY, timeout_ms=timeout_ms)
     wait_text(page, "121 rows read", timeout_ms)
-    rerun(page, page.locator(f"{key('data.accept_rejects')} label").first.click, timeout_ms)
+    check(page, "data.accept_rejects", timeout_ms)
     click(page, "data.import", timeout_ms)
     wait_text(page, "Imported 120 of 121 rows", timeout_ms)
 
@@ -113,7 +115,7 @@ def act_retrain(page, opts: Options, n: int) -> None:
     timeout_ms = opts.timeout_ms
     goto_page(page, "Predict", timeout_ms)
     page.get_by_text("Model", exact=True).first.click()
-    rerun(page, page.locator(f"{key('predict.quick')} label").first.click, timeout_ms)
+    check(page, "predict.quick", timeout_ms)
     click(page, "predict.retrain", timeout_ms)
     wait_text(page, "Model version", timeout_ms)  # the status label "Model version N trained"
 
@@ -149,6 +151,9 @@ class User(threading.Thread):
                     shown = exceptions(page) or page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
                     if shown:
                         self.error = f"error shown: {shown[0][:200]}"
+                except Exception:
+                    self._record_failure(page)
+                    raise
                 finally:
                     self.seconds = time.perf_counter() - started
                     browser.close()
@@ -158,6 +163,23 @@ class User(threading.Thread):
         except Exception as err:  # the report lists it; the run goes on so the table shows every user
             self.error = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
             self.barrier.abort()
+
+
+    def _record_failure(self, page) -> None:
+        """What the page looked like when an action failed: a screenshot and the app's run state."""
+        try:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"bench-concurrency-{self.name}-FAILED.png"))
+            state = page.evaluate("""() => ({
+              state: document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state'),
+              roots: document.querySelectorAll('[data-testid="stApp"]').length,
+              seen: window.__clSeen, sinceChangeMs: performance.now() - (window.__clLast || 0),
+              url: location.href})""")
+            where = [line for line in traceback.format_exc().splitlines() if "bench_concurrency" in line
+                     or "harness.py" in line]
+            print(f"  {self.name} failed at {where[-3:]} with the page in state {state}", file=sys.stderr, flush=True)
+        except Exception as err:  # the page may be gone; the original error is what matters
+            print(f"  {self.name}: could not record the failure ({err})", file=sys.stderr, flush=True)
 
 
 def counts(db_path: Path) -> dict[str, int]:

@@ -157,16 +157,20 @@ def stop_server(proc: subprocess.Popen) -> None:
 # run counts as finished only once the state has stayed ``notRunning`` for QUIET_MS:
 # a condition on Streamlit's own signal, not a fixed sleep.
 QUIET_MS = 400
+# The observer watches the whole document, not one element: if the app's root is mounted
+# again (after a websocket reconnect on a busy machine) the new root's changes are still seen.
 _ARM_OBSERVER = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
   window.__clSeen = false;
   window.__clLast = performance.now();
   if (window.__clObs) window.__clObs.disconnect();
-  window.__clObs = new MutationObserver(() => {
+  window.__clObs = new MutationObserver((records) => {
     window.__clLast = performance.now();
-    if (app.getAttribute('data-test-script-state') !== 'notRunning') window.__clSeen = true;
+    for (const r of records) {
+      if (r.target.getAttribute('data-test-script-state') !== 'notRunning') window.__clSeen = true;
+    }
   });
-  window.__clObs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  window.__clObs.observe(document.documentElement,
+    {attributes: true, attributeFilter: ['data-test-script-state'], subtree: true});
 }"""
 _RERUN_DONE = """(quiet) => {
   const app = document.querySelector('[data-testid="stApp"]');

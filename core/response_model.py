@@ -332,19 +332,20 @@ def purchase_history_at(
     Parameters
     ----------
     buyer, bought_at, spend
-        One entry per organic purchase: an integer user code, the time in epoch
-        seconds, and price x quantity.
+        One entry per organic purchase: the user (an id or an integer code), the
+        time in epoch seconds, and price x quantity.
     who, when
-        One entry per query: the user code (same coding as ``buyer``) and the send
-        time in epoch seconds.
+        One entry per query: the user (same kind as ``buyer``) and the send time in
+        epoch seconds.
 
     Returns
     -------
     DataFrame with ``HISTORY_COLUMNS``, one row per query; a user with no earlier
     purchase has recency ``NO_PURCHASE_RECENCY_DAYS``, frequency 0 and spend 0.
     """
-    buyer = np.asarray(buyer, dtype=np.int64)
-    who = np.asarray(who, dtype=np.int64)
+    # One integer code per user, shared by purchases and queries, whatever the ids are.
+    codes, _ = pd.factorize(np.concatenate([np.asarray(buyer, dtype=object), np.asarray(who, dtype=object)]))
+    buyer, who = codes[:len(bought_at)].astype(np.int64), codes[len(bought_at):].astype(np.int64)
     bought_at = np.asarray(bought_at, dtype=np.int64)
     when = np.asarray(when, dtype=np.int64)
     t0 = min(bought_at.min(initial=0), when.min(initial=0))

@@ -30,12 +30,11 @@ def _history_at_send(exposures: pd.DataFrame) -> pd.DataFrame:
     events = pd.read_csv(SAMPLE_DIR / "events.csv.gz",
                          usecols=["user_id", "event_type", "ts", "price", "quantity", "campaign_id"])
     buys = events[(events["event_type"] == "purchase") & events["campaign_id"].isna()]
-    codes, _ = pd.factorize(pd.concat([buys["user_id"], exposures["user_id"]], ignore_index=True))
     seconds = pd.to_datetime(pd.concat([buys["ts"], exposures["sent_at"]], ignore_index=True))
     seconds = (seconds - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
-    return purchase_history_at(codes[:len(buys)], seconds[:len(buys)].to_numpy(),
+    return purchase_history_at(buys["user_id"].to_numpy(), seconds[:len(buys)].to_numpy(),
                                (buys["price"] * buys["quantity"]).to_numpy(),
-                               codes[len(buys):], seconds[len(buys):].to_numpy())
+                               exposures["user_id"].to_numpy(), seconds[len(buys):].to_numpy())
 
 
 def test_purchase_history_counts_only_what_happened_before_the_send():

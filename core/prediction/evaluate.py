@@ -99,9 +99,8 @@ def history_at_send(store: Store, user_ids: np.ndarray, variant_ids: np.ndarray)
         raise NotFoundError("some evaluated rows have no exposure with a send time")
     buys = store.df("SELECT user_id, CAST(epoch(ts) AS BIGINT) AS t, price * quantity AS spend FROM events "
                     "WHERE event_type = 'purchase' AND campaign_id IS NULL AND user_id IS NOT NULL")
-    codes, _ = pd.factorize(pd.concat([buys["user_id"], rows["user_id"]], ignore_index=True))
-    return purchase_history_at(codes[:len(buys)], buys["t"].to_numpy(), buys["spend"].fillna(0).to_numpy(),
-                               codes[len(buys):], rows["sent_s"].to_numpy())
+    return purchase_history_at(buys["user_id"].to_numpy(), buys["t"].to_numpy(), buys["spend"].fillna(0).to_numpy(),
+                               rows["user_id"].to_numpy(), rows["sent_s"].to_numpy())
 
 
 MAX_SEGMENTS = 12

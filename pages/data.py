@@ -1,5 +1,7 @@
 """Data page: what is loaded, activity over time, imports, and reset to the sample data."""
 
+from functools import partial
+
 import streamlit as st
 
 from core.charts import events_per_day_chart
@@ -93,7 +95,8 @@ def import_flow(uploaded) -> None:
     st.dataframe(report.preview_rows, hide_index=True, width="stretch")
     accept = True
     if report.rows_rejected:
-        st.download_button("Download rejected rows (CSV)", rejected_csv(report), file_name="rejected_rows.csv",
+        # The CSV is built when the analyst clicks (most never do), not on every rerun.
+        st.download_button("Download rejected rows (CSV)", partial(rejected_csv, report), file_name="rejected_rows.csv",
                            mime="text/csv", key="data.rejects_download", on_click="ignore")
         accept = st.checkbox(f"Import the {report.rows_accepted:,} other rows without the rejected ones",
                              key="data.accept_rejects")

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from core.errors import ValidationError
 from core.ingest import dates, numbers
@@ -33,6 +36,7 @@ class Source:
     colmap: dict[str, str]  # lower-cased header name (or mapped field) -> quoted column
     structural: list[tuple[int, str]] = field(default_factory=list)  # (record number, reason)
     forced: dict[str, str] | None = None  # generic mapping: field -> source column
+    records: pa.Table | None = field(default=None, repr=False)  # the rows, when Arrow read them
 
     @property
     def name(self) -> str:
@@ -54,13 +58,24 @@ class ImportOptions:
     default_channel: str = "email_subject"
 
 
-def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int) -> Source:
-    """Read a (UTF-8) file into ``src_<index>`` with explicit VARCHAR columns."""
+def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int, *, arrow: bool = True) -> Source:
+    """Make ``src_<index>``: the (UTF-8) file's records as VARCHAR columns ``c0..cN`` plus ``_row``.
+
+    A well-formed file is parsed by Arrow's multi-threaded CSV reader and handed to DuckDB as
+    it is (DuckDB scans Arrow columns in place, so nothing is copied into a table). A file with
+    a broken record (wrong number of fields, text that is not UTF-8) is read by DuckDB instead,
+    which skips such records and says which line held them and why (``arrow=False`` always does).
+    """
     table = f"src_{index}"
-    columns = {f"c{i}": "VARCHAR" for i in range(len(sniffed.columns))}
-    rejects, scan = f"rj_{index}", f"rs_{index}"
     cur.execute(f"DROP VIEW IF EXISTS {table}")
     cur.execute(f"DROP TABLE IF EXISTS {table}_data")
+    records = read_records(sniffed) if arrow else None
+    if records is not None:
+        cur.register(table, records)
+        return Source(sniffed=sniffed, table=table, rows=records.num_rows, colmap=_colmap(sniffed), structural=[],
+                      records=records)
+    columns = {f"c{i}": "VARCHAR" for i in range(len(sniffed.columns))}
+    rejects, scan = f"rj_{index}", f"rs_{index}"
     # One reader thread keeps the file's order, so row_number() numbers the records.
     # (rowid does not: inside a transaction it starts at a large internal offset.)
     cur.execute(
@@ -82,8 +97,35 @@ def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int) ->
     ]
     cur.execute(f"DROP TABLE IF EXISTS {rejects}")
     cur.execute(f"DROP TABLE IF EXISTS {scan}")
-    colmap = {name.lower(): quote_ident(f"c{i}") for i, name in enumerate(sniffed.columns)}
-    return Source(sniffed=sniffed, table=table, rows=rows, colmap=colmap, structural=structural)
+    return Source(sniffed=sniffed, table=table, rows=rows, colmap=_colmap(sniffed), structural=structural)
+
+
+def read_records(sniffed: Sniffed) -> pa.Table | None:
+    """The file's records as an Arrow table (``_row``, ``c0..cN``, all strings), or None when a
+    record is broken and DuckDB's reader has to say where.
+
+    Empty fields are missing (NULL), as DuckDB reads them; every other value stays as written
+    (``NA`` and friends are recognised later, in SQL, so that the report can count them).
+    """
+    names = [f"c{i}" for i in range(len(sniffed.columns))]
+    try:
+        records = pa_csv.read_csv(
+            sniffed.path,
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=True),
+            parse_options=pa_csv.ParseOptions(delimiter=sniffed.delimiter, quote_char='"', double_quote=True,
+                                              newlines_in_values=True, ignore_empty_lines=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True,
+                quoted_strings_can_be_null=True, check_utf8=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException, OSError):
+        return None
+    rows = pa.array(np.arange(1, records.num_rows + 1, dtype=np.int64))
+    return records.add_column(0, "_row", rows)
+
+
+def _colmap(sniffed: Sniffed) -> dict[str, str]:
+    return {name.lower(): quote_ident(f"c{i}") for i, name in enumerate(sniffed.columns)}
 
 
 def occurrence_ctes(rows: str, key: tuple[str, ...]) -> str:

@@ -288,9 +288,7 @@ def check_header(columns: list[str], body_widths: list[int], sep: str, name: str
     return tuple(cleaned)
 
 
-def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, limit_mb: int = 200) -> Sniffed:
-    """Inspect one file: size limit, hash, encoding (transcoding if needed), separator, header."""
-    path = Path(source.path)
+def _check_size(source: SourceFile, path: Path, limit_mb: int) -> int:
     if not path.exists():
         raise ValidationError(f"{source.name}: file not found at {path}.")
     size = path.stat().st_size
@@ -299,14 +297,41 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
             f"{source.name} is {size / 1024 / 1024:.0f} MB, over the upload limit of {limit_mb} MB. "
             "Split the file, or raise the limit (COPYLIFT_UPLOAD_LIMIT_MB) and try again."
         )
+    return size
+
+
+def _check_not_empty(source: SourceFile, path: Path, size_text: int) -> None:
+    if size_text == 0 or not _head_text(path, 4096).strip():
+        raise ValidationError(f"{source.name} is empty: there is no header and no data. Export the file again.")
+
+
+def _layout(source: SourceFile, readable: Path) -> tuple[str, tuple[str, ...]]:
+    """Separator and checked header names, from the first 64 KiB of the UTF-8 text."""
+    text = _head_text(readable)
+    sep = detect_separator(text)
+    rows = _parse_head(text, sep)
+    if not rows:
+        raise ValidationError(f"{source.name} has no readable header row.")
+    columns = check_header(rows[0], [len(r) for r in rows[1:]], sep, source.name)
+    if len(rows) == 1 and not _has_second_record(readable, sep):
+        raise ValidationError(
+            f"{source.name} has a header ({len(columns)} columns) but no data rows. Export the file again "
+            "with its data."
+        )
+    return sep, columns
+
+
+def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, limit_mb: int = 200) -> Sniffed:
+    """Inspect one file: size limit, hash, encoding (transcoding if needed), separator, header."""
+    path = Path(source.path)
+    size = _check_size(source, path, limit_mb)
     original, compression = path, None
     if size and is_gzip(path):
         path, compression = gunzip_limited(path, work_dir, limit_mb, source.name), "gzip"
         size_text = path.stat().st_size
     else:
         size_text = size
-    if size_text == 0 or not _head_text(path, 4096).strip():
-        raise ValidationError(f"{source.name} is empty: there is no header and no data. Export the file again.")
+    _check_not_empty(source, path, size_text)
     scan = scan_bytes(path, hash_bytes=compression is None)
     if encoding:
         enc = encoding.lower().replace("_", "-") if encoding.lower() != "mac_roman" else "mac_roman"
@@ -320,17 +345,7 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
     else:
         enc, confidence, note = detect_encoding(path, scan.utf8)
     readable = path if enc in ("utf-8", "utf-8-sig", "utf8") else transcode_to_utf8(path, enc, work_dir)
-    text = _head_text(readable)
-    sep = detect_separator(text)
-    rows = _parse_head(text, sep)
-    if not rows:
-        raise ValidationError(f"{source.name} has no readable header row.")
-    columns = check_header(rows[0], [len(r) for r in rows[1:]], sep, source.name)
-    if len(rows) == 1 and not _has_second_record(readable, sep):
-        raise ValidationError(
-            f"{source.name} has a header ({len(columns)} columns) but no data rows. Export the file again "
-            "with its data."
-        )
+    sep, columns = _layout(source, readable)
     if compression:
         note = f"{note}; gzip-compressed ({size / 1e6:.1f} MB, {size_text / 1e6:.1f} MB unpacked)"
     return Sniffed(
@@ -347,6 +362,40 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
         compression=compression,
         newlines=scan.newlines,
         final_newline=scan.final_newline,
+    )
+
+
+def sniff_head(source: SourceFile, *, encoding: str | None = None, limit_mb: int = 200) -> Sniffed | None:
+    """What ``sniff`` will say about a plain UTF-8 file, from its first 64 KiB only.
+
+    DuckDB can start reading the file with this while ``sniff`` hashes the whole file, checks
+    that all of it is UTF-8 and counts its lines; the caller compares the two and reads the
+    file again in the rare case that they differ (say, a Latin-1 letter on line 900,000).
+    None when the full look must come first: a gzip file, a legacy encoding (chosen or
+    found in the head), or anything ``sniff`` would refuse (it then says why).
+    The hash is empty and the line count unknown (-1).
+    """
+    path = Path(source.path)
+    if encoding and encoding.lower().replace("_", "-") not in ("utf-8", "utf-8-sig", "utf8"):
+        return None
+    try:
+        size = _check_size(source, path, limit_mb)
+        if not size or is_gzip(path):
+            return None
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return None
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a character cut at the end is fine
+        _check_not_empty(source, path, size)
+        sep, columns = _layout(source, path)
+    except (ValidationError, UnicodeDecodeError, OSError):
+        return None
+    bom = head.startswith(codecs.BOM_UTF8)
+    return Sniffed(
+        name=source.name, original_path=path, path=path, size_bytes=size, sha256="",
+        encoding="utf-8-sig" if bom else "utf-8", encoding_confidence=1.0,
+        encoding_note="UTF-8 with byte-order mark" if bom else "UTF-8", delimiter=sep, columns=columns,
     )
 
 

@@ -75,3 +75,11 @@ def sample_app_env(app_env, sample_db_file):
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sample_db_file, target)
     return app_env
+
+
+@pytest.fixture(autouse=True)
+def _rejected_rows_in_test_temp(tmp_path_factory, monkeypatch):
+    """Keep the rejected-rows files imports write inside pytest's temporary folder."""
+    import core.ingest.importer as importer
+
+    monkeypatch.setattr(importer, "REJECTS_DIR", tmp_path_factory.getbasetemp() / "rejects")

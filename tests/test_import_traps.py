@@ -151,6 +151,11 @@ def test_date_parsing_rules():
     assert ts("2015-08-08T00:00:00.000Z") == datetime(2015, 8, 8)
     assert ts("5/3/2011 1:05 PM") == datetime(2011, 5, 3, 13, 5)
     assert ts("2/31/2011") is None and ts("soon") is None and ts("NA") is None
+    # Parts out of range are refused, never rolled over into the next day or hour.
+    assert ts("2/29/2024") == datetime(2024, 2, 29) and ts("2/29/2023") is None and ts("2/29/1900") is None
+    assert ts("31/04/2024", True) is None and ts("13/01/2024") is None
+    assert ts("1/1/2024 24:00") is None and ts("1/1/2024 23:60") is None and ts("2024-01-01 10:00:60") is None
+    assert ts("12/31/2024 23:59:59") == datetime(2024, 12, 31, 23, 59, 59)
 
 
 def test_source_file_names_are_kept(store):

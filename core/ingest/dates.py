@@ -74,11 +74,18 @@ def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
         "(CASE WHEN p.tz[1] = '-' THEN -1 ELSE 1 END) * (TRY_CAST(p.tz[2:3] AS INTEGER) * 60 "
         "+ TRY_CAST(right(p.tz, 2) AS INTEGER)) END"
     )
+    # make_timestamp rolls 24:00 or 31 February over into the next day, so out-of-range parts
+    # are refused first (what strptime of the printed parts did, ten times slower).
+    cur.execute(
+        "CREATE OR REPLACE TEMP MACRO cl_mkts(y, m, d, h, mi, s) AS CASE WHEN y BETWEEN 0 AND 9999 "
+        "AND m BETWEEN 1 AND 12 AND d BETWEEN 1 AND 31 AND h BETWEEN 0 AND 23 AND mi BETWEEN 0 AND 59 "
+        "AND s BETWEEN 0 AND 59 THEN TRY(make_timestamp(y, m, d, h, mi, s)) END"
+    )
     cur.execute(
         "CREATE OR REPLACE TEMP MACRO cl_ts_p(p, df) AS CASE WHEN p.a = '' THEN NULL ELSE "
-        "try_strptime(printf('%04d-%02d-%02d %02d:%02d:%02d', cl_year(p), cl_month(p, df), cl_day(p, df), "
+        "cl_mkts(cl_year(p), cl_month(p, df), cl_day(p, df), "
         "cl_hour(p), coalesce(TRY_CAST(nullif(p.mi, '') AS INTEGER), 0), "
-        "coalesce(TRY_CAST(nullif(p.s, '') AS INTEGER), 0)), '%Y-%m-%d %H:%M:%S') "
+        "coalesce(TRY_CAST(nullif(p.s, '') AS INTEGER), 0)) "
         "- to_minutes(cl_tzmin(p)) END"
     )
     # A timestamp in UTC, or NULL when the value is not a date we can read.

@@ -296,7 +296,7 @@ def _keep_rejects(rows: pa.Table, file_hash: str) -> Path:
     import should not spend on a file most analysts never open)."""
     REJECTS_DIR.mkdir(parents=True, exist_ok=True)
     stale = time.time() - 24 * 3600  # downloads are offered for the session, not kept forever
-    for old in REJECTS_DIR.glob("*.arrow"):
+    for old in REJECTS_DIR.glob("*.*"):  # (.csv: files of earlier versions)
         if old.stat().st_mtime < stale:
             old.unlink(missing_ok=True)
     path = REJECTS_DIR / f"{file_hash[:16]}-{uuid.uuid4().hex[:8]}.arrow"

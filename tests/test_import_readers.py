@@ -4,6 +4,8 @@ Retail file come out as hand-checked."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from pathlib import Path
 
@@ -91,3 +93,35 @@ def test_online_retail_products_and_users_by_hand(store, tmp_path):
     # "17" and "17.0" are one customer; region is the most frequent country (France 2, UK 1).
     assert store.rows("SELECT user_id, region FROM users") == [("17", "France")]
     assert store.scalar("SELECT ts FROM events WHERE event_id = 'or:B2:X#1'") == datetime(2011, 1, 5, 10)
+
+
+def test_rejected_records_are_read_back_from_the_original_file(store, tmp_path):
+    import gzip
+
+    from core.ingest import rejected_csv
+
+    text = "user_id,event_type,ts\nU1,view,2024-01-01\nZoë,jump,2024-01-02\n=X(),view,never\n"
+    path = tmp_path / "legacy.csv.gz"
+    path.write_bytes(gzip.compress(text.encode("cp1252")))
+    report = run_import(store, [path])
+    assert report.files[0]["compression"] == "gzip" and report.rows_rejected == 2
+    rows = list(csv.DictReader(io.StringIO(rejected_csv(report).decode())))
+    assert [(r["file"], r["line"], r["record"]) for r in rows] == [
+        ("legacy.csv.gz", "3", "Zoë,jump,2024-01-02"), ("legacy.csv.gz", "4", "'=X(),view,never")]  # neutralised
+    # Once the file no longer holds what was imported, its lines are not passed off as the records.
+    path.write_bytes(gzip.compress(text.replace("Zoë", "Zed").encode("cp1252")))
+    rows = list(csv.DictReader(io.StringIO(rejected_csv(report).decode())))
+    assert [(r["line"], r["record"]) for r in rows] == [("3", ""), ("4", "")] and rows[0]["reason"]
+
+
+def test_the_rejected_rows_download_is_in_line_order(store, tmp_path):
+    from core.ingest import rejected_csv
+
+    path = tmp_path / "many.csv"
+    body = "".join(f"U{i},{'view' if i % 3 else 'jump'},2024-01-01 10:00\n" for i in range(450_000))
+    path.write_text("user_id,event_type,ts\n" + body, encoding="utf-8")
+    report = run_import(store, [path])
+    assert report.rows_rejected == 150_000
+    rows = list(csv.DictReader(io.StringIO(rejected_csv(report).decode())))
+    assert [int(r["line"]) for r in rows] == list(range(2, 450_002, 3))
+    assert rows[-1]["record"] == "U449997,jump,2024-01-01 10:00"

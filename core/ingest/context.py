@@ -23,7 +23,11 @@ from core.ingest.sniff import Sniffed
 from core.store import quote_ident
 
 
-NULL_TEXT = "NULL::VARCHAR"  # what ``StageContext.text`` returns for a field with no column and no constant
+NULL_TEXT = "NULL::VARCHAR"
+# Arrow holds the parsed records in memory (about 1.3x the file's size); DuckDB's own reader
+# materializes them in a temporary table it can spill to disk. Files above this size (the
+# default upload limit is 200 MB, but it can be raised) are left to DuckDB.
+ARROW_READ_MAX_BYTES = 256 * 1024 * 1024  # what ``StageContext.text`` returns for a field with no column and no constant
 
 
 @dataclass
@@ -61,15 +65,17 @@ class ImportOptions:
 def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int, *, arrow: bool = True) -> Source:
     """Make ``src_<index>``: the (UTF-8) file's records as VARCHAR columns ``c0..cN`` plus ``_row``.
 
-    A well-formed file is parsed by Arrow's multi-threaded CSV reader and handed to DuckDB as
-    it is (DuckDB scans Arrow columns in place, so nothing is copied into a table). A file with
-    a broken record (wrong number of fields, text that is not UTF-8) is read by DuckDB instead,
-    which skips such records and says which line held them and why (``arrow=False`` always does).
+    A well-formed file (up to ``ARROW_READ_MAX_BYTES``) is parsed by Arrow's multi-threaded CSV
+    reader and handed to DuckDB as it is (DuckDB scans Arrow columns in place, so nothing is
+    copied into a table: ~0.6 s less on a million rows). A file with a broken record (wrong
+    number of fields, text that is not UTF-8), or a larger one, is read by DuckDB instead, which
+    skips broken records and says which line held them and why (``arrow=False`` always does).
     """
     table = f"src_{index}"
     cur.execute(f"DROP VIEW IF EXISTS {table}")
     cur.execute(f"DROP TABLE IF EXISTS {table}_data")
-    records = read_records(sniffed) if arrow else None
+    small = sniffed.path.stat().st_size <= ARROW_READ_MAX_BYTES
+    records = read_records(sniffed) if arrow and small else None
     if records is not None:
         cur.register(table, records)
         return Source(sniffed=sniffed, table=table, rows=records.num_rows, colmap=_colmap(sniffed), structural=[],

@@ -38,6 +38,18 @@ def test_arrow_and_duckdb_read_the_same_records(store, tmp_path, path):
     assert _records(store, path, tmp_path, arrow=True) == _records(store, path, tmp_path, arrow=False)
 
 
+@pytest.mark.parametrize("text", [
+    '"user\nid",event_type,ts\nU1,view,2024-01-01\n',  # a line break inside a quoted header name
+    'user_id,event_type,ts\r\n"U1",,"2024-01-01"\r\n\r\nU2,"a ""quoted"" view",\r\n',  # quotes, blanks, CRLF
+    'user_id;event_type;ts\nU1;view;2024-01-01',  # semicolons, no final newline
+])
+def test_arrow_and_duckdb_agree_on_hand_written_traps(store, tmp_path, text):
+    path = tmp_path / "trap.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    assert read_records(sniff(SourceFile(path.name, path), tmp_path)) is not None  # Arrow takes it
+    assert _records(store, path, tmp_path, arrow=True) == _records(store, path, tmp_path, arrow=False)
+
+
 def test_a_broken_record_is_left_to_duckdb_which_names_its_line(store, tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("user_id,event_type,ts\nU1,view,2024-01-01\nU2,view\nU4,view,2024-01-03\n", encoding="utf-8")

@@ -23,11 +23,11 @@ from core.ingest.sniff import Sniffed
 from core.store import quote_ident
 
 
-NULL_TEXT = "NULL::VARCHAR"
+NULL_TEXT = "NULL::VARCHAR"  # what ``StageContext.text`` returns for a field with no column and no constant
 # Arrow holds the parsed records in memory (about 1.3x the file's size); DuckDB's own reader
 # materializes them in a temporary table it can spill to disk. Files above this size (the
 # default upload limit is 200 MB, but it can be raised) are left to DuckDB.
-ARROW_READ_MAX_BYTES = 256 * 1024 * 1024  # what ``StageContext.text`` returns for a field with no column and no constant
+ARROW_READ_MAX_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -117,15 +117,18 @@ def read_records(sniffed: Sniffed) -> pa.Table | None:
     try:
         records = pa_csv.read_csv(
             sniffed.path,
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=True),
+            # The header is read as the first record (and dropped below), not skipped as a line:
+            # a quoted header name can hold a line break.
+            read_options=pa_csv.ReadOptions(column_names=names, use_threads=True),
             parse_options=pa_csv.ParseOptions(delimiter=sniffed.delimiter, quote_char='"', double_quote=True,
                                               newlines_in_values=True, ignore_empty_lines=True),
             convert_options=pa_csv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, null_values=[""], strings_can_be_null=True,
                 quoted_strings_can_be_null=True, check_utf8=True),
         )
-    except (pa.ArrowInvalid, pa.ArrowException, OSError):
+    except (pa.ArrowException, OSError):  # ArrowInvalid: a record with the wrong number of fields, bad UTF-8
         return None
+    records = records.slice(1)
     rows = pa.array(np.arange(1, records.num_rows + 1, dtype=np.int64))
     return records.add_column(0, "_row", rows)
 

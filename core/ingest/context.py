@@ -95,10 +95,12 @@ def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int, *,
     )
     cur.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {table}_data")
     rows = int(cur.execute(f"SELECT count(*) FROM {table}_data").fetchone()[0])
+    # One entry per broken record: DuckDB lists a record with several missing fields once per field.
     structural = [
         (int(line), f"{etype.lower()}: {msg}")
         for line, etype, msg in cur.execute(
-            f"SELECT DISTINCT line, error_type, error_message FROM {rejects} ORDER BY line"
+            f"SELECT line, arg_min(error_type, column_idx), arg_min(error_message, column_idx) FROM {rejects} "
+            "GROUP BY line ORDER BY line"
         ).fetchall()
     ]
     cur.execute(f"DROP TABLE IF EXISTS {rejects}")

@@ -52,10 +52,13 @@ def test_arrow_and_duckdb_agree_on_hand_written_traps(store, tmp_path, text):
 
 def test_a_broken_record_is_left_to_duckdb_which_names_its_line(store, tmp_path):
     path = tmp_path / "ragged.csv"
-    path.write_text("user_id,event_type,ts\nU1,view,2024-01-01\nU2,view\nU4,view,2024-01-03\n", encoding="utf-8")
+    path.write_text("user_id,event_type,ts,product_id,quantity\nU1,view,2024-01-01,P1,1\nU2,view\n"
+                    "U4,view,2024-01-03,P2,1\n", encoding="utf-8")
     assert read_records(sniff(SourceFile(path.name, path), tmp_path)) is None
     report = run_import(store, [path])
     assert report.tables["events"] == 2
+    # Three fields missing on one line: one rejected row, counted once.
+    assert report.rows_read == 3 and report.rows_rejected == 1
     assert list(report.rejected["line"]) == [3] and "missing columns" in report.rejected["reason"][0]
     assert store.rows("SELECT user_id FROM events ORDER BY 1") == [("U1",), ("U4",)]
 
@@ -148,3 +151,18 @@ def test_files_over_the_arrow_size_are_read_by_duckdb(store, monkeypatch):
     monkeypatch.setattr(context, "ARROW_READ_MAX_BYTES", path.stat().st_size - 1)
     report = run_import(store, [path])
     assert seen == [] and report.tables["events"] == 3  # DuckDB read it; same rows as ever
+
+
+def test_rejects_of_a_later_file_with_a_broken_record_come_in_line_order(store, tmp_path):
+    import shutil
+
+    for f in (REALDATA / "olist").glob("*.csv"):
+        shutil.copy(f, tmp_path / f.name)
+    reviews = tmp_path / "olist_order_reviews_dataset.csv"
+    n = sum(1 for _ in reviews.open(encoding="utf-8"))  # header + records, one line each
+    with reviews.open("a", encoding="utf-8") as fh:
+        fh.write("broken,line\n")  # line n + 1: too few fields, skipped by the reader
+        fh.write("r-new,583174fbe37d3d5f0d6661be3aad1786,9,,,2018-08-15 00:00:00,\n")  # line n + 2: score 9
+    report = run_import(store, sorted(tmp_path.glob("*.csv")))
+    assert list(zip(report.rejected["file"], report.rejected["line"])) == [
+        (reviews.name, n + 1), (reviews.name, n + 2)]

@@ -253,13 +253,14 @@ def _rejects(ctx: StageContext) -> pa.Table:
             "GROUP BY ALL"
         )
     counts = dict(cur.execute("SELECT _file, count(*) FROM _rejects GROUP BY 1").fetchall())
-    found = []
+    found, in_order = [], True
     for src in ctx.sources:
         if not counts.get(src.name) and not src.structural:
             continue
         if not src.structural and _one_record_per_line(src):
             found.append(_rejects_by_record(cur, src))  # line = record + 1 (the header is line 1)
             continue
+        in_order = False  # structural rows come after the others
         mine = cur.execute("SELECT _row, reason FROM _rejects WHERE _file = ? ORDER BY _row", [src.name]).fetchall()
         starts = _line_starts(src)
         bad_records = sorted(rec - 1 for rec, _ in src.structural)  # data-record index, 1-based
@@ -273,8 +274,9 @@ def _rejects(ctx: StageContext) -> pa.Table:
     if not found:
         return REJECT_SCHEMA.empty_table()
     rows = pa.concat_tables(found)
-    return rows if len(found) == 1 and not ctx.sources[0].structural else rows.sort_by([("file", "ascending"),
-                                                                                         ("line", "ascending")])
+    if in_order and len(found) == 1:
+        return rows
+    return rows.sort_by([("file", "ascending"), ("line", "ascending")])
 
 
 def _rejects_by_record(cur: duckdb.DuckDBPyConnection, src: Source) -> pa.Table:

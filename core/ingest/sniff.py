@@ -368,7 +368,7 @@ def sniff(source: SourceFile, work_dir: Path, *, encoding: str | None = None, li
 def sniff_head(source: SourceFile, *, encoding: str | None = None, limit_mb: int = 200) -> Sniffed | None:
     """What ``sniff`` will say about a plain UTF-8 file, from its first 64 KiB only.
 
-    DuckDB can start reading the file with this while ``sniff`` hashes the whole file, checks
+    The file can be read (by Arrow or DuckDB) with this while ``sniff`` hashes the whole file, checks
     that all of it is UTF-8 and counts its lines; the caller compares the two and reads the
     file again in the rare case that they differ (say, a Latin-1 letter on line 900,000).
     None when the full look must come first: a gzip file, a legacy encoding (chosen or

@@ -173,3 +173,22 @@ def test_uncertain_encoding_is_reported_and_the_analyst_chooses(store):
     assert store.count("users") == 0
     run_import(store, [path], ImportOptions(encoding="mac_roman"))
     assert store.scalar("SELECT region FROM users WHERE user_id = 'U1'") == "Zürich"
+
+
+def test_timestamps_match_printing_and_reparsing_the_parts_on_a_grid():
+    # cl_mkts refuses out-of-range parts before make_timestamp; it must agree with the slower
+    # strptime of the printed parts (what it replaced) on every combination, valid or not.
+    cur = duckdb.connect()
+    dates.install_macros(cur)
+    grid = """SELECT y, m, d, h, mi, s FROM
+        (VALUES (0), (1), (4), (1900), (1969), (2000), (2024), (9999), (10000), (NULL), (-1)) Y(y),
+        (VALUES (0), (1), (2), (12), (13), (NULL), (-1)) M(m),
+        (VALUES (0), (1), (28), (29), (30), (31), (32), (-3), (NULL)) D(d),
+        (VALUES (0), (23), (24), (-1), (NULL)) H(h), (VALUES (0), (59), (60), (-1)) MI(mi),
+        (VALUES (0), (59), (60), (61), (-5)) S(s)"""
+    total, readable, differ = cur.execute(
+        f"""SELECT count(*), count(a), count(*) FILTER (WHERE a IS DISTINCT FROM b) FROM (
+            SELECT try_strptime(printf('%04d-%02d-%02d %02d:%02d:%02d', y, m, d, h, mi, s), '%Y-%m-%d %H:%M:%S') AS a,
+                   cl_mkts(y, m, d, h, mi, s) AS b FROM ({grid}))"""
+    ).fetchone()
+    assert (total, differ) == (69_300, 0) and readable == 800

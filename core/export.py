@@ -28,23 +28,16 @@ import numpy as np
 import pandas as pd
 
 from core.errors import StoreError, ValidationError
+from core.formula_cells import FORMULA_PREFIXES, neutralize  # noqa: F401  (neutralize: part of this module's API)
 from core.store import Store
 from core.strategy import CONTROL_ARM, SegmentPlan, StrategyRecord, approval_of, load_strategy, set_status
 
 EXPORT_FORMAT = "copylift-strategy-export/1"
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORTABLE = ("approved", "exported", "measured")
 XLSX_MAX_ASSIGNMENTS = 100_000
 # Keys of a variant's settings_json worth lifting to the top of its manifest entry.
 GENERATION_KEYS = ("temperature", "top_p", "top_k", "seed", "max_new_tokens", "repetition_penalty", "do_sample")
 MODEL_VERSION_KEYS = ("model_version", "model_revision", "model_sha256", "model_hash")
-
-
-def neutralize(value: Any) -> Any:
-    """Prefix text that a spreadsheet would treat as a formula with a single quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:

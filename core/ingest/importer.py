@@ -28,6 +28,7 @@ import pyarrow.ipc as pa_ipc
 
 from core.config import load_config
 from core.errors import ImportFailed, NotFoundError, ValidationError
+from core.formula_cells import neutralize, neutralize_sql
 from core.ingest import formats
 from core.ingest.context import ImportOptions, Source, StageContext, load_source
 from core.ingest.sniff import (LOW_CONFIDENCE, SEPARATOR_NAMES, Sniffed, SourceFile, record_start_lines,
@@ -315,18 +316,14 @@ def _keep_rejects(rows: pa.Table, file_hash: str, sources: list[Source]) -> Path
 
 def _rejects_to_csv(rows: pa.Table) -> bytes:
     """The rejected rows as CSV bytes, safe to open in a spreadsheet."""
-    # Spreadsheets run cells starting with = + - @ tab CR as formulas: prefix an apostrophe.
-    # (list_contains, not IN: an IN list becomes a join over every row.)
-    safe = ("CASE WHEN list_contains(['=', '+', '-', '@', chr(9), chr(13)], left({0}, 1)) THEN chr(39) || {0} "
-            "ELSE {0} END")
     with tempfile.TemporaryDirectory(prefix="copylift-rejects-") as tmp:
         out = Path(tmp) / "rejected_rows.csv"
         con = duckdb.connect()  # its own in-memory database: nothing of the store is involved
         try:
             con.register("_rejected_rows", rows)
             con.execute(
-                f"COPY (SELECT {safe.format('file')} AS file, line, {safe.format('reason')} AS reason, "
-                f"{safe.format('record')} AS record FROM _rejected_rows ORDER BY file, line) "
+                f"COPY (SELECT {neutralize_sql('file')} AS file, line, {neutralize_sql('reason')} AS reason, "
+                f"{neutralize_sql('record')} AS record FROM _rejected_rows ORDER BY file, line) "
                 "TO ? (HEADER, DELIMITER ',')",
                 [str(out)],
             )
@@ -651,7 +648,7 @@ def rejected_csv(report: ImportReport) -> bytes:
         return _rejects_to_csv(_with_records(rows))
     frame = report.rejected.copy()
     for col in frame.columns:
-        frame[col] = frame[col].fillna("").astype(str).map(_neutralize)
+        frame[col] = frame[col].fillna("").astype(str).map(neutralize)
     return frame.to_csv(index=False).encode("utf-8")
 
 
@@ -692,8 +689,3 @@ def _original_lines(meta: dict[str, Any], wanted: set[int]) -> dict[int, str]:
         return out
     except (OSError, EOFError, LookupError):
         return {}
-
-
-def _neutralize(cell: str) -> str:
-    # Spreadsheets run cells that start with these as formulas.
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell

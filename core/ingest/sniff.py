@@ -384,9 +384,8 @@ def sniff_head(source: SourceFile, *, encoding: str | None = None, limit_mb: int
             return None
         with open(path, "rb") as fh:
             head = fh.read(1 << 16)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return None
-        codecs.getincrementaldecoder("utf-8")().decode(head)  # a character cut at the end is fine
+        # A character cut at the end is fine; UTF-16 (and any other non-UTF-8 head) fails here.
+        codecs.getincrementaldecoder("utf-8")().decode(head)
         _check_not_empty(source, path, size)
         sep, columns = _layout(source, path)
     except (ValidationError, UnicodeDecodeError, OSError):

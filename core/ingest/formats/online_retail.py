@@ -23,6 +23,11 @@ def detect(headers: set[str]) -> bool:
     )
 
 
+def _customer_id(col: str) -> str:
+    """SQL for the customer id in ``col`` (one of our CTE columns): spreadsheets save 17850 as "17850.0"."""
+    return f"CASE WHEN suffix({col}, '.0') THEN {col}[:-3] ELSE {col} END"
+
+
 def stage(ctx: StageContext) -> None:
     for src in ctx.sources:
         inv = ctx.col(src, *INVOICE, field="order_id", required=True)
@@ -44,8 +49,7 @@ def stage(ctx: StageContext) -> None:
                        cl_null({raw_ts}) AS raw_ts, {price} AS price,
                        cl_null({cust}) AS cust0
                 FROM {src.table}),
-            l AS (SELECT * EXCLUDE (cust0),
-                         CASE WHEN suffix(cust0, '.0') THEN cust0[:-3] ELSE cust0 END AS cust FROM l0),
+            l AS (SELECT * EXCLUDE (cust0), {_customer_id('cust0')} AS cust FROM l0),
             {occurrence_ctes('l', ('inv', 'code'))}
             SELECT CASE WHEN inv IS NOT NULL AND code IS NOT NULL  -- one concat: one string built, not five
                         THEN concat('or:', inv, ':', code, '#', coalesce(_occ.occ, 1)) END AS event_id,
@@ -88,7 +92,7 @@ def stage(ctx: StageContext) -> None:
             f"""SELECT user_id, NULL::DATE AS signup_date, {'mode(_country)' if country else 'NULL::VARCHAR'} AS region,
                    NULL::VARCHAR AS first_name, NULL::VARCHAR AS email, NULL::BOOLEAN AS accepts_marketing,
                    ? AS _file, min(_row) AS _row, NULL::VARCHAR AS _reject
-            FROM (SELECT _row, CASE WHEN suffix(c, '.0') THEN c[:-3] ELSE c END AS user_id
+            FROM (SELECT _row, {_customer_id('c')} AS user_id
                          {f', cl_null({country}) AS _country' if country else ''}
                   FROM (SELECT _row, cl_null({cust}) AS c {f', {country}' if country else ''} FROM {src.table}))
             WHERE user_id IS NOT NULL GROUP BY user_id""",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import CopyLiftError
-from core.strategy import count_awaiting_approval
+from core.strategy.records import count_awaiting_approval
 from pages.common import SEGMENT_KEY, current_segment_label, get_store, show_error, start_model_runtime_warmup
 
 st.set_page_config(page_title="CopyLift", page_icon="📈", layout="wide")

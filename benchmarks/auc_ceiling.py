@@ -3,7 +3,7 @@
 The evaluation compares the model's AUC with the oracle's: the true response
 model's own probabilities on the same held-out campaigns. This script splits the
 gap into its causes, on the same campaign split and settings as
-``python -m core.prediction.evaluate``:
+``python -m core.sample evaluate``:
 
 1. ``oracle``: the true model scored with each user's purchase history as of the
    send (which is how the sample generator draws outcomes).
@@ -34,11 +34,11 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 import core.prediction.model as model_module  # noqa: E402
-from core.prediction.evaluate import _subset, history_at_send, split_by_campaign  # noqa: E402
+from core.sample.evaluate import _subset, history_at_send, split_by_campaign
 from core.prediction.features import build_training_data, load_variants  # noqa: E402
 from core.prediction.training import TrainingSettings, fit_predictor  # noqa: E402
-from core.response_model import ResponseModel, category_slug, copy_frame  # noqa: E402
-from core.sample import load_sample  # noqa: E402
+from core.sample.truth import ResponseModel, category_slug, copy_frame
+from core.ingest.sample import load_sample
 from core.store import Store  # noqa: E402
 
 

@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from core.config import load_config
     from core.generation.model import ensure_converted, resolve_source
-    from core.sample import load_sample
+    from core.ingest.sample import load_sample
     from core.store import Store
 
     work = Path(tempfile.mkdtemp(prefix="copylift-bench-concurrency-"))

@@ -4,7 +4,7 @@ A campaign with ``--sends`` users per arm (3 arms, ~3% conversion, 1-2 segments)
 the full readout (Wilson, Newcombe, z + Holm, P(best), always-valid interval,
 bootstrap revenue per send) against the textbook bootstrap of revenue per send
 (resample every user's revenue, 2,000 times) measured in the same run. The
-learning loop itself is benchmarked by ``python -m core.simulate``.
+learning loop itself is benchmarked by ``python -m core.sample simulate``.
 
 Prints a table, then one JSON line with the figures.
 """
@@ -22,7 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.experiments import bootstrap_revenue_per_send, readout  # noqa: E402
+from core.learning.experiments import bootstrap_revenue_per_send, readout
 
 
 def make_campaign(sends: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -39,7 +39,7 @@ from core.prediction.features import build_training_data, load_variants, pair_fr
 from core.prediction.features import with_category_shares  # noqa: E402
 from core.prediction.scoring import predict_variants  # noqa: E402
 from core.prediction.training import FAST_SETTINGS, TrainingSettings, fit_predictor  # noqa: E402
-from core.sample import load_sample  # noqa: E402
+from core.ingest.sample import load_sample
 from core.store import Store  # noqa: E402
 
 

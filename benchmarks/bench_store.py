@@ -6,7 +6,7 @@ Two data sets: the committed sample (``sample_data/``, ~0.5 million rows) and a
 into a fresh DuckDB file, each measurement in its own process so peak memory
 is its own:
 
-- ``duckdb read_csv``: ``core.sample.load_sample`` (typed ``read_csv`` inside one transaction);
+- ``duckdb read_csv``: ``core.ingest.sample.load_sample`` (typed ``read_csv`` inside one transaction);
 - ``pandas baseline``: ``pandas.read_csv`` (1-million-row chunks) then DuckDB ``INSERT ... SELECT``
   from the registered frame, also in one transaction;
 - ``duckdb, in memory``: the same ``load_sample`` into ``":memory:"`` (parsing and inserting
@@ -35,7 +35,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from core.config import SAMPLE_DIR  # noqa: E402
-from core.sample import CSV_COLUMNS, SAMPLE_TABLES, generate, load_sample, sample_files  # noqa: E402
+from core.ingest.sample import CSV_COLUMNS, SAMPLE_TABLES, load_sample, sample_files
+from core.sample.generate import generate
 from core.store import Store, quote_ident  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"

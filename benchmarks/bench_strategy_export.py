@@ -22,8 +22,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.export import stable_uniform, to_csv_bytes  # noqa: E402
-from core.strategy import thompson_allocation  # noqa: E402
+from core.strategy.export import stable_uniform, to_csv_bytes
+from core.strategy.allocation import thompson_allocation
 
 
 def timed(fn, repeat: int = 3) -> float:

@@ -32,7 +32,7 @@ def get_store() -> Store:
     cfg = get_config()
     store = Store(cfg.db_path)
     if store.is_empty():
-        from core.sample import load_sample
+        from core.ingest.sample import load_sample
 
         load_sample(store)
     return store

@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import streamlit as st
 
-from core.brand import BrandVoice, list_brand_voices, save_brand_voice
+from core.generation.brand import BrandVoice, list_brand_voices, save_brand_voice
 from core.channels import CHANNEL_NAMES
 from core.errors import CopyLiftError
 from core.generation.brief import LANGUAGES, OFFER_NAMES, OFFER_TYPES, TONES, Brief
-from core.generation.display import escape_markdown, preview_parts, product_choices, sample_first_name
+from core.generation.view import escape_markdown, preview_parts, product_choices, sample_first_name
 from core.generation.generate import run_generation
 from core.generation.guardrails import check_copy
 from core.generation.settings import HELP, MAX_VARIANTS, default_settings
-from core.working_set import add_to_working_set, list_working_set, remove_from_working_set
+from core.generation.working_set import add_to_working_set, list_working_set, remove_from_working_set
 from pages.common import SEGMENT_KEY, current_segment_label, get_language_model, get_store, show_error
 
 st.title("Copy Lab")

@@ -4,10 +4,10 @@ from functools import partial
 
 import streamlit as st
 
-from core.charts import events_per_day_chart
-from core.overview import data_overview, events_per_day, recent_imports
+from core.ingest.charts import events_per_day_chart
+from core.ingest.overview import data_overview, events_per_day, recent_imports
 from core.errors import CopyLiftError
-from core.sample import reset_to_sample
+from core.ingest.sample import reset_to_sample
 from pages.common import get_store, show_error
 
 st.title("Data")

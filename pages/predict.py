@@ -9,8 +9,7 @@ from core.prediction.charts import incremental_chart, lift_heatmap, rate_chart
 from core.prediction.registry import latest_version
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, train_model
-from core.prediction.views import (best_variant_headline, candidate_variants, chart_rows, incremental_outcomes,
-                                   lift_matrix, prediction_table, revenue_per_conversion)
+from core.prediction.view import best_variant_headline, candidate_variants, chart_rows, incremental_outcomes, lift_matrix, prediction_table, revenue_per_conversion
 from pages.common import SEGMENT_KEY, current_segment_label, get_config, get_predictor, get_store, show_error
 
 HISTORY = "__history__"

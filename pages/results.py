@@ -7,9 +7,15 @@ allocation, and retraining the predictor as a new version.
 
 import streamlit as st
 
-from core import learning, results_charts as charts, trust as trust_checks
+from core.learning.allocation import next_allocation, update_allocation
+from core.learning.matching import exported_record, match_stored, plan_frame
+from core.learning.results import campaign_arms, mark_measured, strategies_in_import, strategies_with_results, strategy_readout, strategy_results, trust_frame, unplanned_campaigns
+from core.learning.retrain import after_import, auto_retrain_enabled, retrain, set_auto_retrain
+from core.learning.view import readout_table
+from core.learning import charts as charts
+from core.learning import trust as trust_checks
 from core.errors import CopyLiftError
-from core.experiments import readout
+from core.learning.experiments import readout
 from core.ingest import ImportOptions, preview, run_import
 from core.ingest import uploads as iup
 from pages.common import SEGMENT_KEY, get_config, get_store, show_error
@@ -20,7 +26,7 @@ store, cfg = get_store(), get_config()
 
 def trust_section() -> None:
     st.header("Trust: predicted vs actual")
-    cells = learning.trust_frame(store)
+    cells = trust_frame(store)
     if cells.empty:
         st.info("No measured strategies yet. Export a strategy, send it, and upload its results below: "
                 "this section then shows how close the predictions came.")
@@ -69,17 +75,17 @@ def upload_section() -> None:
     if st.button("Import results", type="primary", key="results.import", disabled=not accept):
         with st.status("Importing results…", expanded=True) as status:
             result = run_import(store, files, options, limit_mb=limit)
-            sids = learning.strategies_in_import(store, result.import_id) if result.import_id else []
+            sids = strategies_in_import(store, result.import_id) if result.import_id else []
             messages = [("success", result.message)]
             for sid in sids:
-                match = learning.match_stored(store, sid)
+                match = match_stored(store, sid)
                 if match.strategy_found:
-                    learning.mark_measured(store, sid, author="results page")
+                    mark_measured(store, sid, author="results page")
                 messages += [("info" if i == 0 and match.strategy_found else "warning", m)
                              for i, m in enumerate(match.messages)]
-            if result.import_id and learning.auto_retrain_enabled(store):
+            if result.import_id and auto_retrain_enabled(store):
                 bar = st.progress(0.0, text="Retraining (automatic after imports)")
-                done = learning.after_import(store, cfg, result.import_id, lambda f, m: bar.progress(f, text=m))
+                done = after_import(store, cfg, result.import_id, lambda f, m: bar.progress(f, text=m))
                 if done:
                     st.session_state["results.retrain_report"] = done
             status.update(label=result.message, state="complete")
@@ -91,7 +97,7 @@ def upload_section() -> None:
 
 def readout_section() -> None:
     st.header("Readout")
-    measured = learning.strategies_with_results(store)
+    measured = strategies_with_results(store)
     if measured.empty:
         st.info("No campaign results with a strategy id yet; upload them above.")
         return
@@ -102,16 +108,16 @@ def readout_section() -> None:
     sid = st.selectbox("Strategy", ids, format_func=lambda s: f"{labels[s]} ({s})", key="results.strategy")
     planned = st.number_input("Planned sends per arm (0 = the test has finished)", min_value=0, value=0,
                               step=1000, key="results.planned")
-    match = learning.match_stored(store, sid)
+    match = match_stored(store, sid)
     if not match.ok:
         for msg in match.messages[1:] if match.strategy_found else match.messages:
             st.warning(msg)
-    result = learning.strategy_readout(store, sid, planned_sends_per_arm=planned or None)
+    result = strategy_readout(store, sid, planned_sends_per_arm=planned or None)
     for line in result.summary:
         st.markdown(f"- {line}")
     for warn in result.warnings:
         st.caption(warn)
-    st.dataframe(learning.readout_table(result), hide_index=True, width="stretch")
+    st.dataframe(readout_table(result), hide_index=True, width="stretch")
     if "lift_pts" in result.table.columns:
         st.plotly_chart(charts.lift_chart(result.table), width="stretch", key="results.lift")
     allocation_section(sid)
@@ -119,52 +125,52 @@ def readout_section() -> None:
 
 def allocation_section(sid: str) -> None:
     st.subheader("Next send: updated allocation")
-    record = learning.exported_record(store, sid)
-    arms, _ = learning.strategy_results(store, sid)
-    alloc = learning.next_allocation(learning.plan_frame(record), arms, floor=record.plan.settings.floor,
+    record = exported_record(store, sid)
+    arms, _ = strategy_results(store, sid)
+    alloc = next_allocation(plan_frame(record), arms, floor=record.plan.settings.floor,
                                      holdout=record.plan.settings.holdout)
     st.caption("Thompson sampling on the model's prediction (as a prior) plus the observed counts: winners get "
                f"more traffic, every variant keeps at least {record.plan.settings.floor:.0%}, the "
                f"{record.plan.settings.holdout:.0%} holdout stays.")
     st.plotly_chart(charts.allocation_chart(alloc), width="stretch", key="results.alloc")
     if st.button("Save as the strategy's next version", key="results.save_alloc"):
-        saved = learning.update_allocation(store, sid, author="results page")
+        saved = update_allocation(store, sid, author="results page")
         st.success(f"Saved version {saved.version} of {sid} (status: {saved.status}).")
 
 
 def unplanned_section() -> None:
-    campaigns = learning.unplanned_campaigns(store)
+    campaigns = unplanned_campaigns(store)
     if campaigns.empty:
         return
     with st.expander(f"Read out a campaign that was not planned here ({len(campaigns)} with results)"):
         names = dict(zip(campaigns["campaign_id"], campaigns["name"].fillna("")))
         cid = st.selectbox("Campaign", list(names), format_func=lambda c: f"{c} {names[c]}", key="results.campaign")
-        arms = learning.campaign_arms(store, cid)
+        arms = campaign_arms(store, cid)
         flagged = arms.loc[arms["is_control"], "variant_id"].tolist()
         ids = arms["variant_id"].tolist()
         control = st.selectbox("Control arm", ids, index=ids.index(flagged[0]) if flagged else 0,
                                key="results.campaign_control")
-        result = readout(learning.campaign_arms(store, cid, control_variant_id=control))
+        result = readout(campaign_arms(store, cid, control_variant_id=control))
         for line in result.summary:
             st.markdown(f"- {line}")
-        st.dataframe(learning.readout_table(result), hide_index=True, width="stretch")
+        st.dataframe(readout_table(result), hide_index=True, width="stretch")
 
 
 def retrain_section() -> None:
     st.header("Learn: retrain the predictor")
-    auto = st.toggle("Retrain automatically after every results import", value=learning.auto_retrain_enabled(store),
+    auto = st.toggle("Retrain automatically after every results import", value=auto_retrain_enabled(store),
                      key="results.auto_retrain")
-    if auto != learning.auto_retrain_enabled(store):
-        learning.set_auto_retrain(store, auto)
+    if auto != auto_retrain_enabled(store):
+        set_auto_retrain(store, auto)
     if st.button("Retrain now", type="primary", key="results.retrain"):
         from core.segments import get_segment
-        from core.working_set import list_working_set
+        from core.generation.working_set import list_working_set
 
         seg_state = st.session_state.get(SEGMENT_KEY)
         segment = get_segment(store, seg_state["segment_id"]) if seg_state else None
         with st.status("Retraining on every result stored…", expanded=True) as status:
             bar = st.progress(0.0, text="Starting")
-            report = learning.retrain(store, cfg, working_set=list_working_set(store), segment=segment,
+            report = retrain(store, cfg, working_set=list_working_set(store), segment=segment,
                                       progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
             status.update(label=f"Model version {report.new_version} saved (version {report.old_version} kept)",
                           state="complete")

@@ -6,7 +6,8 @@ import streamlit as st
 
 from core.errors import CopyLiftError
 from core.segments import count_segment, list_segments, members_csv, save_segment
-from core.segments import charts, editor
+from core.segments import charts
+from core.segments import view as editor
 from core.segments.features import ensure_features
 from core.segments.profile import compare_summaries, overlap, segment_profile
 from core.segments.rules import BOOLEAN, CATEGORY, FEATURES

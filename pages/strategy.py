@@ -7,15 +7,14 @@ from datetime import date
 import streamlit as st
 
 from core.errors import CopyLiftError
-from core.generation.display import escape_markdown
+from core.generation.view import escape_markdown
 from core.number_format import money_column_format
-from core.strategy import (
-    MODES, Plan, PlanSettings, list_strategies, load_strategy, outcome_frame, plan_from_dict, plan_to_dict,
-    save_strategy, segment_frame, set_status, strategy_history,
-)
-from core.strategy_charts import allocation_chart, expected_conversions_chart, lift_chart
-from core.strategy_inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
-from core.strategy_view import PERCENT_COLUMNS, POINT_COLUMNS, arms_table, headlines, plan_notes
+from core.strategy.allocation import MODES
+from core.strategy.plan import Plan, PlanSettings, outcome_frame, plan_from_dict, plan_to_dict, segment_frame
+from core.strategy.records import list_strategies, load_strategy, save_strategy, set_status, strategy_history
+from core.strategy.charts import allocation_chart, expected_conversions_chart, lift_chart
+from core.strategy.inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
+from core.strategy.view import PERCENT_COLUMNS, POINT_COLUMNS, arms_table, headlines, plan_notes
 from pages.common import get_config, get_predictor, get_store, show_error
 
 VIEWS = {"build": "Build a plan", "review": "Review, approve & export"}

@@ -47,7 +47,7 @@ def realdata() -> Path:
 @pytest.fixture(scope="session")
 def sample_db_file(tmp_path_factory) -> Path:
     """A DuckDB file with the committed sample data, built once per test session."""
-    from core.sample import load_sample
+    from core.ingest.sample import load_sample
 
     path = tmp_path_factory.mktemp("sample_db") / "sample.duckdb"
     with Store(path) as s:
@@ -80,6 +80,6 @@ def sample_app_env(app_env, sample_db_file):
 @pytest.fixture(autouse=True)
 def _rejected_rows_in_test_temp(tmp_path_factory, monkeypatch):
     """Keep the rejected-rows files imports write inside pytest's temporary folder."""
-    import core.ingest.importer as importer
+    import core.ingest.rejects as rejects
 
-    monkeypatch.setattr(importer, "REJECTS_DIR", tmp_path_factory.getbasetemp() / "rejects")
+    monkeypatch.setattr(rejects, "REJECTS_DIR", tmp_path_factory.getbasetemp() / "rejects")

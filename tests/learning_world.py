@@ -13,7 +13,8 @@ import pandas as pd
 from core.prediction.training import TrainingSettings
 from core.prediction.types import VariantPrediction
 from core.store import Store
-from core.strategy import Plan, PlanSettings, SegmentRef, build_segment_plan, save_strategy, set_status
+from core.strategy.plan import Plan, PlanSettings, SegmentRef, build_segment_plan
+from core.strategy.records import save_strategy, set_status
 
 # The real training code with a very small model, so tests that retrain take seconds.
 TINY = TrainingSettings(max_iter=15, learning_rate=0.3, n_folds=2, n_bootstrap=2, min_samples_leaf=20,

@@ -10,10 +10,9 @@ import pytest
 from openpyxl import load_workbook
 
 from core.errors import ValidationError
-from core.export import (
-    assign_users, build_export, export_strategy, snapshot_segment, write_atomic,
-)
-from core.strategy import PlanSettings, Plan, SegmentRef, build_segment_plan, save_strategy, set_status
+from core.strategy.export import assign_users, build_export, export_strategy, snapshot_segment, write_atomic
+from core.strategy.plan import PlanSettings, Plan, SegmentRef, build_segment_plan
+from core.strategy.records import save_strategy, set_status
 from tests.strategy_helpers import INFO, pred
 
 EVIL = {
@@ -126,7 +125,7 @@ def test_only_approved_strategies_export(store):
     _insert_variants(store, {"x": "hi"})
     sid = _approved(store)
     set_status(store, sid, "exported")
-    from core.strategy import load_strategy
+    from core.strategy.records import load_strategy
 
     draft = save_strategy(store, load_strategy(store, sid).plan)
     with pytest.raises(ValidationError, match="approve"):
@@ -146,7 +145,7 @@ def test_write_atomic_replaces_whole_file(tmp_path):
 def test_neutralize_frame_touches_text_only():
     import pandas as pd
 
-    from core.export import neutralize_frame
+    from core.strategy.export import neutralize_frame
 
     frame = pd.DataFrame({
         "text": ["=1+1", "fine", None, "-x", "@y"],

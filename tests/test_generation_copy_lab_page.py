@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.errors import ModelUnavailable
 from core.store import Store
-from core.working_set import list_working_set
+from core.generation.working_set import list_working_set
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.brand import BrandVoice
+from core.generation.brand import BrandVoice
 from core.generation.brief import Brief
 from core.generation.prompt import (
     SYSTEM, best_past_copy, brief_text, build_prompt, describe_segment, house_examples, prepare_prompt,

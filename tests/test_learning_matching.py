@@ -7,20 +7,12 @@ import pandas as pd
 import pytest
 
 from core.errors import NotFoundError
-from core.learning import (
-    match_results,
-    match_stored,
-    match_upload,
-    next_allocation,
-    plan_frame,
-    strategy_readout,
-    strategy_results,
-    trust_frame,
-    update_allocation,
-    exported_record,
-)
+from core.learning.matching import match_results, match_stored, match_upload, plan_frame, exported_record
+from core.learning.allocation import next_allocation, update_allocation
+from core.learning.results import strategy_readout, strategy_results, trust_frame
 from core.prediction.types import VariantPrediction
-from core.strategy import Plan, PlanSettings, SegmentRef, build_segment_plan, save_strategy, set_status
+from core.strategy.plan import Plan, PlanSettings, SegmentRef, build_segment_plan
+from core.strategy.records import save_strategy, set_status
 
 
 def _pred(vid: str, seg: str, rate: float, control: bool = False) -> VariantPrediction:
@@ -195,8 +187,8 @@ def test_trust_frame_pairs_predictions_with_observations(store):
 
 
 def test_unplanned_campaigns_are_read_out_with_a_chosen_control(store):
-    from core.experiments import readout
-    from core.learning import campaign_arms, unplanned_campaigns
+    from core.learning.experiments import readout
+    from core.learning.results import campaign_arms, unplanned_campaigns
     from tests.learning_world import build_world
 
     build_world(store, n_users=400)

@@ -17,7 +17,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 @pytest.fixture
 def results_page(app_env, monkeypatch):
     """The page on a tiny shop (so training takes seconds) with one exported strategy."""
-    import core.learning as learning
+    import core.learning.retrain as learning
 
     # The page's retrain runs the real training code, with a very small model.
     monkeypatch.setattr(learning, "retrain", functools.partial(learning.retrain, settings=TINY))

@@ -10,17 +10,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import core.learning as learning
+import core.learning.retrain as learning
 import core.prediction.training as training
 from core.config import AppConfig
 from core.errors import PredictionError
 from core.ingest import run_import
-from core.learning import after_import, campaigns_seen, pick_held_out, retrain, set_auto_retrain
+from core.learning.retrain import after_import, campaigns_seen, pick_held_out, retrain, set_auto_retrain
 from core.prediction.registry import ModelVersion, file_sha256, get_version, load_version
 from core.prediction.features import build_training_data
 from core.prediction.training import train_model, without_campaigns
 from core.store import Store
-from core.working_set import list_working_set
+from core.generation.working_set import list_working_set
 from tests.learning_world import TINY, aggregate_results_csv, build_world, exported_strategy, user_results_csv
 
 

@@ -7,15 +7,8 @@ import pandas as pd
 import pytest
 
 from core.errors import ValidationError
-from core.trust import (
-    add_observed,
-    beta_from_interval,
-    coverage,
-    drift_check,
-    predictive_interval,
-    recent_window,
-    reliability_curve,
-)
+from core.intervals import beta_from_interval
+from core.learning.trust import add_observed, coverage, drift_check, predictive_interval, recent_window, reliability_curve
 
 
 def test_beta_from_interval_matches_mean_and_spread():
@@ -126,7 +119,7 @@ def test_reliability_curve_pools_by_bin():
 def test_coverage_chart_labels_versions_and_keeps_unversioned_strategies():
     import pandas as pd
 
-    from core.results_charts import coverage_chart
+    from core.learning.charts import coverage_chart
 
     cov = pd.DataFrame({"model_version": [2.0, float("nan")], "cells": [4, 3], "inside": [4, 2],
                         "coverage": [1.0, 2 / 3]})

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from core.prediction.charts import rate_chart
-from core.prediction.views import chart_rows
+from core.prediction.view import chart_rows
 
 
 def _table(rows):

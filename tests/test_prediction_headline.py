@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.prediction.views import best_variant_headline
+from core.prediction.view import best_variant_headline
 
 
 def _extra(rows):

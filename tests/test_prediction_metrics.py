@@ -8,7 +8,7 @@ import pytest
 from core.prediction.metrics import binary_metrics, expected_calibration_error
 from core.prediction.scoring import reason_text, stratified_sample
 from core.prediction.types import Reason, VariantPrediction
-from core.prediction.views import incremental_outcomes
+from core.prediction.view import incremental_outcomes
 
 
 def test_ece_is_zero_when_each_bin_matches_and_measures_a_known_gap():

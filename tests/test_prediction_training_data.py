@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.errors import PredictionError
-from core.prediction.evaluate import split_by_campaign
+from core.sample.evaluate import split_by_campaign
 from core.prediction.features import build_training_data
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, fit_predictor

@@ -10,7 +10,8 @@ import pytest
 from core.config import SAMPLE_DIR
 from core.copy_features import CHANNEL_LIMITS, extract_copy_features
 from core.errors import ValidationError
-from core.sample import file_hashes, generate
+from core.ingest.sample import file_hashes
+from core.sample.generate import generate
 
 SMALL = 0.04  # 200 users: a second or two
 
@@ -80,7 +81,7 @@ def test_discount_offers_match_the_copy():
 
 
 def test_plain_csv_option_loads_the_same_rows(tmp_path):
-    from core.sample import load_sample
+    from core.ingest.sample import load_sample
     from core.store import Store
 
     packed = generate(tmp_path / "gz", scale=SMALL, seed=3)

@@ -10,7 +10,8 @@ import pytest
 
 from core.config import SAMPLE_DIR
 from core.errors import NotFoundError, StoreError
-from core.sample import ensure_db, load_sample, main, reset_to_sample
+from core.ingest.sample import ensure_db, load_sample, reset_to_sample
+from core.sample.__main__ import main
 from core.store import Store
 
 

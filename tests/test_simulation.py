@@ -12,10 +12,11 @@ import pytest
 
 from core.config import AppConfig
 from core.errors import ValidationError
-from core.sample import generate, load_sample
-from core.simulate import SimulationSettings, format_rounds, run_simulation, summary_json, upload_results
+from core.sample.generate import generate
+from core.ingest.sample import load_sample
+from core.sample.simulate import SimulationSettings, format_rounds, run_simulation, summary_json, upload_results
 from core.store import Store
-from core.strategy import load_strategy
+from core.strategy.records import load_strategy
 from tests.learning_world import TINY, build_world, exported_strategy
 
 
@@ -89,7 +90,7 @@ def test_predicted_intervals_cover_the_observed_rates(simulation):
     result, *_ = simulation
     summary = summary_json(result)
     # The tiny test model's first intervals are a little narrow (about 70% covered); retrained ones
-    # land at 85%. The full benchmark (python -m core.simulate) is where 80-97% is checked.
+    # land at 85%. The full benchmark (python -m core.sample simulate) is where 80-97% is checked.
     assert 0.75 <= summary["coverage_90_pooled"] <= 0.99
     assert min(summary["coverage_90"][1:]) >= 0.75
     assert summary["improved_first_to_last"]

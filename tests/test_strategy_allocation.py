@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from core.errors import ValidationError
-from core.strategy import (
-    PlanSettings, allocate, beta_from_interval, best_allocation, manual_allocation, split_sends,
-    thompson_allocation,
-)
+from core.strategy.plan import PlanSettings, split_sends
+from core.intervals import beta_from_interval
+from core.strategy.allocation import best_allocation, manual_allocation, thompson_allocation
+from core.strategy.plan import allocate
 from tests.strategy_helpers import pred
 
 

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from core.errors import ValidationError
-from core.strategy import PlanSettings, outcome_frame, save_strategy, segment_frame, set_status
-from core.strategy_charts import allocation_chart, expected_conversions_chart, lift_chart
-from core.strategy_inputs import average_order_value, message_counts, parse_manual_shares
+from core.strategy.plan import PlanSettings, outcome_frame, segment_frame
+from core.strategy.records import save_strategy, set_status
+from core.strategy.charts import allocation_chart, expected_conversions_chart, lift_chart
+from core.strategy.inputs import average_order_value, message_counts, parse_manual_shares
 from tests.strategy_helpers import simple_plan
 
 

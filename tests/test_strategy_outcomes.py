@@ -7,10 +7,7 @@ import math
 import pytest
 
 from core.errors import NotFoundError, ValidationError
-from core.strategy import (
-    Plan, PlanSettings, SegmentRef, build_segment_plan, over_frequency, plan_from_dict, plan_to_dict,
-    plan_totals, required_sample_size, with_allocation,
-)
+from core.strategy.plan import Plan, PlanSettings, SegmentRef, build_segment_plan, over_frequency, plan_from_dict, plan_to_dict, plan_totals, required_sample_size, with_allocation
 from tests.strategy_helpers import INFO, pred, simple_plan
 
 Z = 1.6448536269514722

@@ -13,7 +13,7 @@ import core.prediction.scoring
 import pages.common
 from core.prediction.types import VariantPrediction
 from core.store import Store
-from core.strategy import list_strategies, load_strategy
+from core.strategy.records import list_strategies, load_strategy
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 RATES = {"ctrl": 0.02, "v1": 0.03, "v2": 0.025}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.strategy import PlanSettings, save_strategy, set_status
-from core.strategy_inputs import ALL_CUSTOMERS, build_plan, export_now
+from core.strategy.plan import PlanSettings
+from core.strategy.records import save_strategy, set_status
+from core.strategy.inputs import ALL_CUSTOMERS, build_plan, export_now
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from core.brand import get_brand_voice
+from core.generation.brand import get_brand_voice
 from core.config import load_config
 from core.errors import CopyLiftError, NotFoundError, ValidationError
 from core.generation.brief import Brief

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.brand import DEFAULT_VOICE, BrandVoice
+from core.generation.brand import DEFAULT_VOICE, BrandVoice
 from core.channels import CHANNEL_LIMITS
 from core.errors import ValidationError
 

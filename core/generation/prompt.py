@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from core.brand import BrandVoice
+from core.generation.brand import BrandVoice
 from core.channels import CHANNEL_FORMATS
 from core.errors import CopyLiftError, ValidationError
 from core.generation.brief import LANGUAGES, Brief

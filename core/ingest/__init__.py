@@ -7,14 +7,8 @@ Data page call the same functions.
 """
 
 from core.ingest.context import ImportOptions
-from core.ingest.importer import (
-    DAY_FIRST_SETTING,
-    ImportReport,
-    preview,
-    rejected_csv,
-    run_import,
-    undo_import,
-)
+from core.ingest.importer import DAY_FIRST_SETTING, ImportReport, preview, rejected_csv, run_import
+from core.ingest.writer import undo_import
 from core.ingest.sniff import ENCODING_CHOICES, SourceFile
 
 __all__ = [

@@ -13,13 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from core.cli import open_store
 from core.errors import CopyLiftError
 from core.ingest.context import ImportOptions
 from core.ingest.formats import olist
 from core.ingest.importer import run_import
 from core.ingest.mapping import load_mapping
 from core.ingest.sniff import SourceFile
-from core.store import Store
 
 
 def _groups(paths: list[Path], fmt: str | None) -> list[list[Path]]:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     reports, status = [], 0
-    with Store(args.db) as store:
+    with open_store(args.db) as store:
         try:
             mapping = load_mapping(store, args.mapping) if args.mapping else None
         except CopyLiftError as err:

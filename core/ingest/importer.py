@@ -9,13 +9,10 @@ rolls every table back. ``undo_import`` deletes one import's rows atomically.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import shutil
 import tempfile
-import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,27 +24,17 @@ import pyarrow as pa
 import pyarrow.ipc as pa_ipc
 
 from core.config import load_config
-from core.errors import ImportFailed, NotFoundError, ValidationError
-from core.formula_cells import neutralize, neutralize_sql
+from core.errors import ImportFailed, ValidationError
+from core.formula_cells import neutralize
 from core.ingest import formats
 from core.ingest.context import ImportOptions, Source, StageContext, load_source
-from core.ingest.sniff import (LOW_CONFIDENCE, SEPARATOR_NAMES, Sniffed, SourceFile, record_start_lines,
-                               sniff, sniff_head)
-from core.ingest.sniff import file_hash as sha256_of_file
-from core.migrations import DATA_TABLES
-from core.store import Store, quote_ident
+from core.ingest.sniff import (LOW_CONFIDENCE, SEPARATOR_NAMES, Sniffed, SourceFile, sniff, sniff_head)
+from core.store import Store
+from core.ingest.rejects import MAX_REJECTS_IN_MEMORY, MAX_REPORTED_REJECTS, _keep_rejects, _rejects, _rejects_to_csv, _with_records
+from core.ingest.writer import WRITE_ORDER, _duplicate_owners, _insert_select, _write
+
 
 DAY_FIRST_SETTING = "import.day_first"
-# Natural keys: a row whose key is already in the table (or earlier in the file) is a duplicate.
-KEYS = {
-    "products": ("product_id",),
-    "users": ("user_id",),
-    "variants": ("variant_id",),
-    "events": ("event_id",),
-    "exposures": ("user_id", "variant_id", "campaign_id", "sent_at"),
-    "variant_results": ("variant_id", "segment_name", "period_start", "period_end", "strategy_id"),
-}
-WRITE_ORDER = ("products", "users", "variants", "events", "exposures", "variant_results")
 # Row-level rules that mirror the schema's NOT NULL and CHECK constraints, so one bad row is
 # rejected with a reason instead of failing the whole import.
 ROW_RULES = {
@@ -67,9 +54,6 @@ ROW_RULES = {
                         ("conversions IS NULL", "conversions is missing"),
                         ("conversions > sends", "more conversions than sends")],
 }
-MAX_REPORTED_REJECTS = 200
-MAX_REJECTS_IN_MEMORY = 10_000
-REJECTS_DIR = Path(tempfile.gettempdir()) / "copylift-rejects"
 # Hashes and checks a file while DuckDB reads it (see ``_load_all``).
 _SNIFFER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="copylift-sniff")
 PREVIEW_ORDER = ("events", "exposures", "variant_results", "users", "products", "variants")
@@ -212,165 +196,6 @@ def _stage(cur: duckdb.DuckDBPyConnection, sources: list[Source], options: Impor
         for condition, reason in ROW_RULES.get(table, []):
             cur.execute(f"UPDATE {name} SET _reject = ? WHERE _reject IS NULL AND ({condition})", [reason])
     return ctx, fmt
-
-
-def _insert_select(cur: duckdb.DuckDBPyConnection, table: str, unique: bool = False) -> tuple[str, list[str]]:
-    """SELECT of the staged rows to insert: accepted, not in the table yet, first of their key."""
-    stg = f"stg_{table}"
-    staged_cols = [r[0] for r in cur.execute(f"DESCRIBE {stg}").fetchall() if not r[0].startswith("_")]
-    keys = KEYS[table]
-    match = " AND ".join(f"t.{quote_ident(k)} IS NOT DISTINCT FROM s.{quote_ident(k)}" for k in keys)
-    part = ", ".join(f"s.{quote_ident(k)}" for k in keys)
-    cols = ", ".join(f"s.{quote_ident(c)}" for c in staged_cols)
-    sql = (
-        f"SELECT {cols} FROM {stg} s WHERE s._reject IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {quote_ident(table)} t WHERE {match})"
-    )
-    if not unique:
-        sql += f" QUALIFY row_number() OVER (PARTITION BY {part} ORDER BY s._file, s._row) = 1"
-    return sql, staged_cols
-
-
-ORIGINALS_KEY = b"copylift.originals"
-REJECT_SCHEMA = pa.schema([("file", pa.string()), ("line", pa.int64()), ("reason", pa.string()),
-                           ("record", pa.string())])
-
-
-def _rejects(ctx: StageContext) -> pa.Table:
-    """Every rejected row, with its physical line in the original file and its original text,
-    in file and line order (``file, line, reason, record``)."""
-    cur = ctx.cur
-    having = [name for name in ctx.staged if cur.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE _reject IS NOT NULL LIMIT 1)").fetchone()[0]]
-    parts = [f"SELECT _file, _row, _reject FROM {name} WHERE _reject IS NOT NULL" for name in having] or [
-        "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row, NULL::VARCHAR AS _reject WHERE FALSE"]
-    if len(having) == 1:  # rows are unique within a table: no grouping needed
-        cur.execute(f"CREATE OR REPLACE TEMP TABLE _rejects AS SELECT _file, _row, _reject AS reason "
-                    f"FROM {having[0]} WHERE _reject IS NOT NULL")
-    else:  # one line rejected for two tables is listed once, with one reason
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE _rejects AS SELECT _file, _row, min(_reject) AS reason "
-            f"FROM ({' UNION ALL '.join(parts)}) "
-            "GROUP BY ALL"
-        )
-    counts = dict(cur.execute("SELECT _file, count(*) FROM _rejects GROUP BY 1").fetchall())
-    found, in_order = [], True
-    for src in ctx.sources:
-        if not counts.get(src.name) and not src.structural:
-            continue
-        if not src.structural and _one_record_per_line(src):
-            found.append(_rejects_by_record(cur, src))  # line = record + 1 (the header is line 1)
-            continue
-        in_order = False  # structural rows come after the others
-        mine = cur.execute("SELECT _row, reason FROM _rejects WHERE _file = ? ORDER BY _row", [src.name]).fetchall()
-        starts = _line_starts(src)
-        bad_records = sorted(rec - 1 for rec, _ in src.structural)  # data-record index, 1-based
-        records = _rows_to_records([r for r, _ in mine], bad_records)
-        texts = _record_texts(cur, src, [r for r, _ in mine])
-        lines = [starts(k) for k in records] + [starts(rec - 1) for rec, _ in src.structural]
-        found.append(pa.table({
-            "file": [src.name] * len(lines), "line": lines,
-            "reason": [why for _, why in mine] + [why for _, why in src.structural],
-            "record": texts + [""] * len(src.structural)}, schema=REJECT_SCHEMA))
-    if not found:
-        return REJECT_SCHEMA.empty_table()
-    rows = pa.concat_tables(found)
-    if in_order and len(found) == 1:
-        return rows
-    return rows.sort_by([("file", "ascending"), ("line", "ascending")])
-
-
-def _rejects_by_record(cur: duckdb.DuckDBPyConnection, src: Source) -> pa.Table:
-    """Rejected rows of a file whose records are one line each, in line order.
-
-    The record's text is left out (NULL): it is line ``line`` of the original file, which
-    ``rejected_csv`` reads when the analyst downloads the rows. Joining every rejected row back
-    to the raw columns here took ~0.25 s of a million-row import for a file few people open.
-    """
-    return cur.sql(
-        "SELECT _file AS file, _row + 1 AS line, reason, NULL::VARCHAR AS record FROM _rejects "
-        "WHERE _file = ? ORDER BY _row", params=[src.name]
-    ).to_arrow_table().cast(REJECT_SCHEMA)
-
-
-def _keep_rejects(rows: pa.Table, file_hash: str, sources: list[Source]) -> Path:
-    """Keep every rejected row for the download, as an Arrow file (written as it is in memory:
-    ~0.04 s for a quarter of a million rows, where building the CSV, with each record read back
-    from the original file, takes over a second that an import should not spend on a file most
-    analysts never open)."""
-    REJECTS_DIR.mkdir(parents=True, exist_ok=True)
-    stale = time.time() - 24 * 3600  # downloads are offered for the session, not kept forever
-    for old in REJECTS_DIR.glob("*.*"):  # (.csv: files of earlier versions)
-        if old.stat().st_mtime < stale:
-            old.unlink(missing_ok=True)
-    path = REJECTS_DIR / f"{file_hash[:16]}-{uuid.uuid4().hex[:8]}.arrow"
-    # Where each file's lines can be read back for the records left out (see _rejects_by_record).
-    originals = {src.name: {"path": str(src.sniffed.original_path), "sha256": src.sniffed.sha256,
-                            "encoding": src.sniffed.encoding, "compression": src.sniffed.compression}
-                 for src in sources}
-    rows = rows.replace_schema_metadata({ORIGINALS_KEY: json.dumps(originals)})
-    with pa_ipc.new_file(path, rows.schema) as writer:
-        writer.write_table(rows)
-    return path
-
-
-def _rejects_to_csv(rows: pa.Table) -> bytes:
-    """The rejected rows as CSV bytes, safe to open in a spreadsheet."""
-    with tempfile.TemporaryDirectory(prefix="copylift-rejects-") as tmp:
-        out = Path(tmp) / "rejected_rows.csv"
-        con = duckdb.connect()  # its own in-memory database: nothing of the store is involved
-        try:
-            con.register("_rejected_rows", rows)
-            con.execute(
-                f"COPY (SELECT {neutralize_sql('file')} AS file, line, {neutralize_sql('reason')} AS reason, "
-                f"{neutralize_sql('record')} AS record FROM _rejected_rows ORDER BY file, line) "
-                "TO ? (HEADER, DELIMITER ',')",
-                [str(out)],
-            )
-        finally:
-            con.close()
-        return out.read_bytes()
-
-
-def _one_record_per_line(src: Source) -> bool:
-    sn = src.sniffed
-    lines = sn.newlines + (0 if sn.final_newline else 1)  # counted while sniffing
-    return lines == src.rows + len(src.structural) + 1
-
-
-def _line_starts(src: Source):
-    """Map a data-record index (1-based) to its physical line in the original file."""
-    if _one_record_per_line(src):
-        return lambda k: k + 1
-    starts = record_start_lines(src.sniffed.path, src.sniffed.delimiter)
-    return lambda k: starts[k] if k < len(starts) else k + 1
-
-
-def _rows_to_records(rows: list[int], bad_records: list[int]) -> list[int]:
-    # _row counts the rows DuckDB kept; structurally broken records were skipped before numbering.
-    out = []
-    for r in rows:
-        k = r
-        for bad in bad_records:
-            if bad <= k:
-                k += 1
-        out.append(k)
-    return out
-
-
-def _record_texts(cur: duckdb.DuckDBPyConnection, src: Source, rows: list[int]) -> list[str]:
-    if not rows:
-        return []
-    cols = ", ".join(f'coalesce("c{i}", \'\')' for i in range(len(src.sniffed.columns)))
-    sep = src.sniffed.delimiter
-    cur.register("_reject_rows", pd.DataFrame({"_row": rows}))
-    try:
-        got = dict(cur.execute(
-            f"SELECT s._row, concat_ws(?, {cols}) FROM {src.table} s JOIN _reject_rows r USING (_row)", [sep]
-        ).fetchall())
-    finally:
-        cur.unregister("_reject_rows")
-    return [got.get(r, "") for r in rows]
 
 
 def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash: str,
@@ -572,74 +397,6 @@ def _check_choices(report: ImportReport, options: ImportOptions) -> None:
         raise ValidationError(f"{unsure[0]['name']}: {unsure[0]['encoding_note']} Choose the encoding and import again.")
 
 
-def _duplicate_owners(cur: duckdb.DuckDBPyConnection, table: str) -> dict[int, int]:
-    """Accepted staged rows whose key an earlier import already wrote: {that import_id: rows}."""
-    match = " AND ".join(f"t.{quote_ident(k)} IS NOT DISTINCT FROM s.{quote_ident(k)}" for k in KEYS[table])
-    return {int(owner): int(n) for owner, n in cur.execute(
-        f"SELECT t.import_id, count(*) FROM stg_{table} s JOIN {quote_ident(table)} t ON {match} "
-        "WHERE s._reject IS NULL AND t.import_id IS NOT NULL GROUP BY 1"
-    ).fetchall()}
-
-
-def _write(cur: duckdb.DuckDBPyConnection, table: str, fmt_name: str, import_id: int, unique: bool) -> int:
-    """Insert the new rows of one staged table; return how many."""
-    sql, cols = _insert_select(cur, table, unique)
-    quoted = ", ".join(quote_ident(c) for c in cols)
-    origin = "origin" if table == "variants" else "source"
-    source = "imported" if table == "variants" else fmt_name
-    row = cur.execute(
-        f"INSERT INTO {quote_ident(table)} ({quoted}, {origin}, import_id) SELECT *, ?, ? FROM ({sql})",
-        [source, import_id],
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def undo_import(store: Store, import_id: int) -> dict[str, int]:
-    """Delete every row an import added, in one transaction, and mark it undone.
-
-    Refused while a later import that is still in place skipped some of these rows as
-    duplicates: deleting them would silently take that import's data away too. The message
-    names the later import(s); undo those first (and import their files again afterwards).
-    """
-    row = store.one("SELECT status FROM import_log WHERE import_id = ?", [import_id])
-    if row is None:
-        raise NotFoundError(f"import {import_id} does not exist")
-    if row[0] == "undone":
-        raise ValidationError(f"import {import_id} was already undone")
-    deleted = {}
-    with store.transaction() as cur:
-        dependants = _dependants(cur, import_id)
-        if dependants:
-            names = "; ".join(f"import {i} ({name}, {n:,} row(s))" for i, name, n in dependants)
-            raise ValidationError(
-                f"import {import_id} cannot be undone on its own: later imports still in place rely on its "
-                f"rows, which they skipped as duplicates: {names}. Undoing it would delete their data too. "
-                f"Undo {'those imports' if len(dependants) > 1 else f'import {dependants[0][0]}'} first, then "
-                f"import {import_id}, then import the later file(s) again."
-            )
-        for table in DATA_TABLES:
-            n = cur.execute(f"SELECT count(*) FROM {quote_ident(table)} WHERE import_id = ?", [import_id]).fetchone()[0]
-            if n:
-                cur.execute(f"DELETE FROM {quote_ident(table)} WHERE import_id = ?", [import_id])
-                deleted[table] = int(n)
-        cur.execute("UPDATE import_log SET status = 'undone' WHERE import_id = ?", [import_id])
-    return deleted
-
-
-def _dependants(cur: duckdb.DuckDBPyConnection, import_id: int) -> list[tuple[int, str, int]]:
-    """Imports still in place that skipped rows of ``import_id`` as duplicates: (id, file, rows)."""
-    out = []
-    for later, name, report in cur.execute(
-        "SELECT import_id, file_name, report_json FROM import_log WHERE status = 'done' AND import_id > ? "
-        "ORDER BY import_id", [import_id]
-    ).fetchall():
-        owners = (json.loads(report or "{}").get("duplicates_of") or {}) if report else {}
-        n = int(owners.get(str(import_id), 0))
-        if n:
-            out.append((int(later), name, n))
-    return out
-
-
 def rejected_csv(report: ImportReport) -> bytes:
     """All rejected rows as CSV bytes (file, line, reason, original record), safe to open in Excel."""
     if report.rejects_file is not None and Path(report.rejects_file).exists():
@@ -650,42 +407,3 @@ def rejected_csv(report: ImportReport) -> bytes:
     for col in frame.columns:
         frame[col] = frame[col].fillna("").astype(str).map(neutralize)
     return frame.to_csv(index=False).encode("utf-8")
-
-
-def _with_records(rows: pa.Table) -> pa.Table:
-    """Fill the records left out at import with the lines of the original files.
-
-    A file that is gone, or no longer has the bytes that were imported (its SHA-256 differs),
-    gives empty records rather than text from something else.
-    """
-    if rows["record"].null_count == 0:
-        return rows
-    originals = json.loads((rows.schema.metadata or {}).get(ORIGINALS_KEY, b"{}"))
-    files, lines, records = (rows[c].to_pylist() for c in ("file", "line", "record"))
-    for name, meta in originals.items():
-        wanted = {line for f, line, rec in zip(files, lines, records) if f == name and rec is None}
-        if not wanted:
-            continue
-        text = _original_lines(meta, wanted)
-        records = [text.get(line, "") if f == name and rec is None else rec
-                   for f, line, rec in zip(files, lines, records)]
-    return rows.set_column(3, "record", pa.array([r if r is not None else "" for r in records], pa.string()))
-
-
-def _original_lines(meta: dict[str, Any], wanted: set[int]) -> dict[int, str]:
-    """Lines ``wanted`` (1-based, counted by line feeds) of an imported file, decoded."""
-    path = Path(meta["path"])
-    try:
-        if not path.exists() or sha256_of_file(path) != meta["sha256"]:
-            return {}
-        out, last = {}, max(wanted)
-        opener = gzip.open if meta.get("compression") == "gzip" else open
-        with opener(path, "rb") as fh:
-            for number, raw in enumerate(fh, 1):
-                if number in wanted:
-                    out[number] = raw.decode(meta["encoding"], errors="replace").rstrip("\r\n")
-                if number >= last:
-                    break
-        return out
-    except (OSError, EOFError, LookupError):
-        return {}

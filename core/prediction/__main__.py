@@ -1,9 +1,8 @@
-"""Command line: ``python -m core.prediction train|evaluate|score``.
+"""Command line: ``python -m core.prediction train|score`` (the sample's oracle evaluation is ``python -m core.sample evaluate``).
 
 Same code path as the Predict page:
 
 * ``train --db PATH [--outcome conversion] [--fast]`` trains and saves a new model version;
-* ``evaluate [--db PATH]`` prints the held-out evaluation as JSON;
 * ``score --db PATH --segment NAME --variants FILE.csv [--control ID] [--send-size N] [--out FILE]``
   writes predicted rate, interval, lift and reasons per variant as CSV (stdout by default).
   The variants file needs ``copy_text`` and ``channel``; ``variant_id``, ``offer_type``,
@@ -15,29 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
+from core.cli import open_store, report_error
 from core.config import load_config
+from core.formula_cells import neutralize
 from core.errors import CopyLiftError, NotFoundError, ValidationError
 from core.store import Store
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-@contextmanager
-def open_store(db: str | None):
-    """The given database (or the app's), with the sample data loaded when it is empty."""
-    cfg = load_config()
-    with Store(db or cfg.db_path) as store:
-        if store.is_empty() and store.count("variant_results") == 0:
-            from core.sample import load_sample
-
-            load_sample(store)
-        yield store
-
 
 def _find_segment(store: Store, name: str | None):
     if not name or name.lower() in ("all", "all customers"):
@@ -48,15 +33,6 @@ def _find_segment(store: Store, name: str | None):
         if name in (seg.name, seg.segment_id):
             return seg
     raise NotFoundError(f"segment {name!r} not found; list them on the Segments page")
-
-
-def _safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Neutralize text cells a spreadsheet would run as a formula."""
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
-    return out
 
 
 def read_variants_csv(path: Path) -> pd.DataFrame:
@@ -86,10 +62,6 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--db")
     t.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
     t.add_argument("--fast", action="store_true", help="small model settings (seconds)")
-    e = sub.add_parser("evaluate", help="held-out evaluation as JSON")
-    e.add_argument("--db")
-    e.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
-    e.add_argument("--fast", action="store_true")
     s = sub.add_parser("score", help="score variants for a segment, CSV out")
     s.add_argument("--db")
     s.add_argument("--segment", default="All customers")
@@ -105,12 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.prediction.training import FAST_SETTINGS, train_model
 
     try:
-        if args.command == "evaluate":
-            from core.prediction.evaluate import main as evaluate_main
-
-            return evaluate_main([*(["--db", args.db] if args.db else []), "--outcome", args.outcome,
-                                  *(["--fast"] if args.fast else [])])
-        with open_store(args.db) as store:
+        with open_store(args.db, sample_if_empty=True) as store:
             cfg = load_config()
             if args.command == "train":
                 progress = lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr)  # noqa: E731
@@ -123,15 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             variants = read_variants_csv(args.variants)
             preds = predict_variants(store, predictor, variants, _find_segment(store, args.segment),
                                      control_variant_id=args.control, send_size=args.send_size)
-            frame = _safe(predictions_frame(preds, predictor.outcome))
+            frame = predictions_frame(preds, predictor.outcome).map(neutralize)
             if args.out:
                 frame.to_csv(args.out, index=False)
             else:
                 frame.to_csv(sys.stdout, index=False)
             return 0
     except CopyLiftError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_error(err)
 
 
 if __name__ == "__main__":

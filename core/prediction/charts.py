@@ -6,18 +6,12 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.errors import ValidationError
-
-
-def _require(frame: pd.DataFrame, columns: list[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValidationError(f"chart data lacks columns: {', '.join(missing)}")
+from core.charts import require_columns
 
 
 def rate_chart(table: pd.DataFrame, unit: str = "%") -> go.Figure:
     """Predicted rate per variant with its 90% model interval; the control drawn in grey."""
-    _require(table, ["variant_id", "rate", "low", "high", "is_control"])
+    require_columns(table, ["variant_id", "rate", "low", "high", "is_control"])
     frame = table.sort_values("rate")
     colours = ["#9e9e9e" if c else "#1f77b4" for c in frame["is_control"]]
     labels = [f"{v} (control)" if c else str(v) for v, c in zip(frame["variant_id"], frame["is_control"])]
@@ -35,7 +29,7 @@ def rate_chart(table: pd.DataFrame, unit: str = "%") -> go.Figure:
 
 def lift_heatmap(matrix: pd.DataFrame) -> go.Figure:
     """Predicted lift in points, segment x variant."""
-    _require(matrix, ["segment", "variant_id", "lift_pts"])
+    require_columns(matrix, ["segment", "variant_id", "lift_pts"])
     wide = matrix.pivot_table(index="segment", columns="variant_id", values="lift_pts", aggfunc="mean") * 100
     fig = px.imshow(wide, color_continuous_scale="RdBu", color_continuous_midpoint=0.0, aspect="auto",
                     text_auto=".2f", labels={"color": "Lift (pts)", "x": "Variant", "y": "Segment"},
@@ -45,7 +39,7 @@ def lift_heatmap(matrix: pd.DataFrame) -> go.Figure:
 
 def incremental_chart(frame: pd.DataFrame) -> go.Figure:
     """Expected extra conversions per variant for the planned send, with 90% interval."""
-    _require(frame, ["variant_id", "extra_conversions", "extra_low", "extra_high"])
+    require_columns(frame, ["variant_id", "extra_conversions", "extra_low", "extra_high"])
     fig = go.Figure(go.Bar(
         x=frame["variant_id"], y=frame["extra_conversions"],
         error_y=dict(type="data", symmetric=False, array=frame["extra_high"] - frame["extra_conversions"],

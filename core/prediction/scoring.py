@@ -24,8 +24,8 @@ from core.prediction.features import pair_frame, user_frame, variant_features, w
 from core.prediction.model import Predictor, copy_vectors
 from core.prediction.types import Reason, VariantPrediction
 from core.store import Store
+from core.intervals import Z90
 
-Z90 = 1.6448536269514722
 SAMPLE_SIZE = 3000  # members scored for the rate (its sampling error is part of the interval)
 # The ensemble spread and the reasons compare predictions for the SAME members (paired), so a
 # few hundred members measure them precisely; scoring time is dominated by rows x trees.

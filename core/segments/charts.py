@@ -6,18 +6,12 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.errors import ValidationError
-
-
-def _require(frame: pd.DataFrame, columns: list[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValidationError(f"chart data lacks columns: {', '.join(missing)}")
+from core.charts import require_columns
 
 
 def share_bar_chart(frame: pd.DataFrame, dimension: str, title: str, label: str) -> go.Figure:
     """Grouped bars: share of each group's users per value of ``dimension`` (segment vs base)."""
-    _require(frame, [dimension, "group", "share", "users"])
+    require_columns(frame, [dimension, "group", "share", "users"])
     fig = px.bar(
         frame, x=dimension, y="share", color="group", barmode="group", title=title,
         hover_data={"users": ":,"},
@@ -33,7 +27,7 @@ def rfm_chart(frame: pd.DataFrame) -> go.Figure:
 
 def response_chart(frame: pd.DataFrame) -> go.Figure:
     """Past campaign open/click/conversion rates by channel, segment vs all customers."""
-    _require(frame, ["channel", "metric", "group", "rate", "sends"])
+    require_columns(frame, ["channel", "metric", "group", "rate", "sends"])
     if frame.empty:
         fig = go.Figure()
         fig.update_layout(title="Past campaign response: no sends before this date")
@@ -49,7 +43,7 @@ def response_chart(frame: pd.DataFrame) -> go.Figure:
 
 def size_history_chart(frame: pd.DataFrame, name: str) -> go.Figure:
     """Members at each month start of the last months (line), share of all users on hover."""
-    _require(frame, ["as_of", "members", "share"])
+    require_columns(frame, ["as_of", "members", "share"])
     fig = px.line(
         frame, x="as_of", y="members", markers=True, title=f"Size of '{name}' over the last months",
         hover_data={"share": ":.1%"}, labels={"as_of": "As of", "members": "Members (users)"},
@@ -60,7 +54,7 @@ def size_history_chart(frame: pd.DataFrame, name: str) -> go.Figure:
 
 def index_chart(frame: pd.DataFrame) -> go.Figure:
     """Compare segments: each metric as an index against all customers (100 = same as base)."""
-    _require(frame, ["metric", "group", "index_vs_base"])
+    require_columns(frame, ["metric", "group", "index_vs_base"])
     data = frame[frame["metric"] != "Customers"]
     fig = px.bar(
         data, y="metric", x="index_vs_base", color="group", barmode="group", orientation="h",
@@ -73,7 +67,7 @@ def index_chart(frame: pd.DataFrame) -> go.Figure:
 
 def overlap_heatmap(frame: pd.DataFrame) -> go.Figure:
     """Share of row segment's members who are also in the column segment."""
-    _require(frame, ["a", "b", "both", "share_of_a"])
+    require_columns(frame, ["a", "b", "both", "share_of_a"])
     order = list(dict.fromkeys(frame["a"]))
     grid = frame.pivot(index="a", columns="b", values="share_of_a").reindex(index=order, columns=order)
     counts = frame.pivot(index="a", columns="b", values="both").reindex(index=order, columns=order)

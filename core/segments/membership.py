@@ -8,16 +8,13 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from core.formula_cells import neutralize
 from core.segments.catalog import Segment
 from core.segments.features import FEATURE_COLUMNS, ensure_features, tidy_features
 from core.segments.rules import segment_query
 from core.store import Store
 
 AsOf = datetime | date | str | None
-
-# Leading characters a spreadsheet would treat as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def count_segment(store: Store, rules, as_of: AsOf = None) -> int:
     """How many users the rules match as of ``as_of`` (default: last event). Empty rules = everyone."""
@@ -37,12 +34,6 @@ def segment_members(store: Store, segment: Segment | None, as_of: AsOf = None) -
     return tidy_features(store.df(sql, params))
 
 
-def safe_cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def members_csv(store: Store, segment: Segment | None, as_of: AsOf = None) -> bytes:
     """The member list (one ``user_id`` per line) as UTF-8 CSV, formula-safe."""
     when = ensure_features(store, as_of)
@@ -51,5 +42,5 @@ def members_csv(store: Store, segment: Segment | None, as_of: AsOf = None) -> by
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["user_id"])
     for (user_id,) in store.rows(sql, params):
-        writer.writerow([safe_cell(user_id)])
+        writer.writerow([neutralize("" if user_id is None else str(user_id))])
     return out.getvalue().encode("utf-8")

@@ -22,7 +22,7 @@ from core.store import Store
 def candidate_variants(store: Store) -> tuple[pd.DataFrame, str]:
     """Variants to score: the Copy Lab's working set, else past variants (and which it is)."""
     try:
-        from core.working_set import list_working_set
+        from core.generation.working_set import list_working_set
 
         working = list_working_set(store)
     except ImportError:  # the Copy Lab package is optional for prediction

@@ -16,12 +16,11 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from core.errors import ValidationError
-from core.export import ExportBundle, SegmentSnapshot, export_strategy, snapshot_segment
+from core.strategy.export import ExportBundle, SegmentSnapshot, export_strategy, snapshot_segment
 from core.store import Store
-from core.strategy import (
-    ACTIVE_STATUSES, Plan, PlanSettings, SegmentRef, StrategyRecord, build_segment_plan, list_strategies,
-    load_strategy, over_frequency,
-)
+from core.strategy.records import ACTIVE_STATUSES, StrategyRecord, list_strategies, load_strategy
+from core.strategy.plan import Plan, PlanSettings, SegmentRef, build_segment_plan, over_frequency
+
 
 ALL_CUSTOMERS = SegmentRef(None, None, "All customers")
 

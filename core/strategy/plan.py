@@ -15,9 +15,7 @@ intervals, with a minimum share per variant) and ``manual`` (validated shares).
 
 from __future__ import annotations
 
-import json
 import math
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
@@ -27,27 +25,12 @@ import pandas as pd
 from scipy.stats import norm
 
 from core.errors import NotFoundError, ValidationError
-from core.migrations import STRATEGY_STATUSES
 from core.prediction.types import VariantPrediction
-from core.store import Store
+from core.strategy.allocation import FLOOR_DEFAULT, HOLDOUT_DEFAULT, MODES, best_allocation, manual_allocation, thompson_allocation
+from core.intervals import Z90, beta_from_interval
 
-MODES = ("best", "explore", "manual")
+
 CONTROL_ARM = "control"
-HOLDOUT_DEFAULT = 0.10
-FLOOR_DEFAULT = 0.01
-ACTIVE_STATUSES = ("submitted", "approved", "exported")
-Z90 = float(norm.ppf(0.95))  # predictions carry 90% intervals
-
-# Which status may follow which; saving an edited plan always goes back to draft.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "draft": ("submitted",),
-    "submitted": ("approved", "sent_back"),
-    "sent_back": ("submitted",),
-    "approved": ("exported", "sent_back"),
-    "exported": ("exported", "measured"),
-    "measured": ("measured",),
-}
-EDITABLE = ("draft", "submitted", "sent_back", "approved")
 
 
 # -- value objects ---------------------------------------------------------------
@@ -170,113 +153,6 @@ class Plan:
     segments: tuple[SegmentPlan, ...]
     predictor_version: int | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-
-
-@dataclass(frozen=True)
-class StrategyRecord:
-    """One saved version of a strategy."""
-
-    strategy_id: str
-    version: int
-    name: str
-    status: str
-    plan: Plan
-    author: str | None
-    comment: str | None
-    created_at: datetime | None
-
-
-# -- allocation ------------------------------------------------------------------
-def beta_from_interval(rate: float, low: float, high: float, z: float = Z90) -> tuple[float, float]:
-    """Beta(alpha, beta) with the predicted mean and a spread matching the interval.
-
-    Method of moments: sd = (high - low) / (2 z); alpha + beta = p(1-p)/var - 1.
-    A degenerate interval becomes a very confident (but finite) Beta.
-    """
-    p = min(max(float(rate), 1e-6), 1 - 1e-6)
-    sd = max((float(high) - float(low)) / (2 * z), 1e-6)
-    strength = p * (1 - p) / sd**2 - 1
-    strength = min(max(strength, 2.0), 1e7)
-    return p * strength, (1 - p) * strength
-
-
-def thompson_allocation(
-    alphas: Sequence[float],
-    betas: Sequence[float],
-    *,
-    floor: float = FLOOR_DEFAULT,
-    holdout: float = HOLDOUT_DEFAULT,
-    seed: int = 0,
-    draws: int = 10_000,
-) -> np.ndarray:
-    """Shares of the whole audience per arm, proportional to P(arm is best), with a floor.
-
-    Each arm gets ``floor`` plus its probability of being best times what is left
-    of the treated traffic, so the shares sum to ``1 - holdout`` and none is below
-    ``floor``. Reusable with posterior counts: alphas = 1 + conversions, betas = 1 + misses.
-    """
-    a = np.asarray(alphas, dtype=float)
-    b = np.asarray(betas, dtype=float)
-    k = len(a)
-    if k == 0 or len(b) != k:
-        raise ValidationError("Thompson allocation needs one alpha and one beta per variant")
-    if np.any(a <= 0) or np.any(b <= 0):
-        raise ValidationError("Beta parameters must be positive")
-    treated = 1.0 - holdout
-    if k * floor > treated + 1e-12:
-        raise ValidationError(
-            f"{k} variants x {floor:.1%} minimum share is more than the {treated:.0%} of traffic "
-            "left after the holdout; lower the minimum share or choose fewer variants"
-        )
-    rng = np.random.default_rng(seed)
-    samples = rng.beta(a, b, size=(int(draws), k))
-    p_best = np.bincount(samples.argmax(axis=1), minlength=k) / samples.shape[0]
-    return floor + (treated - k * floor) * p_best
-
-
-def best_allocation(rates: Sequence[float], holdout: float = HOLDOUT_DEFAULT) -> np.ndarray:
-    """All treated traffic to the highest predicted rate (first one on ties)."""
-    if len(rates) == 0:
-        raise ValidationError("choose at least one variant")
-    shares = np.zeros(len(rates))
-    shares[int(np.argmax(rates))] = 1.0 - holdout
-    return shares
-
-
-def manual_allocation(shares: Sequence[float], holdout: float, labels: Sequence[str] | None = None) -> np.ndarray:
-    """Validate shares the marketer typed: each in [0, 1], together with the holdout summing to 1."""
-    arr = np.asarray(shares, dtype=float)
-    labels = list(labels or [str(i + 1) for i in range(len(arr))])
-    problems = [f"{lab}: share {s} is not between 0 and 1" for lab, s in zip(labels, arr) if not 0 <= s <= 1]
-    total = float(arr.sum()) + holdout
-    if abs(total - 1.0) > 1e-3:
-        problems.append(
-            f"variant shares sum to {arr.sum():.1%} and the holdout is {holdout:.1%}: together "
-            f"{total:.1%}, not 100%; adjust the shares so they add up to {1 - holdout:.1%}"
-        )
-    if problems:
-        raise ValidationError("Manual shares are invalid: " + "; ".join(problems), problems)
-    return arr
-
-
-def allocate(
-    predictions: Sequence[VariantPrediction], settings: PlanSettings, manual: Mapping[str, float] | None = None
-) -> np.ndarray:
-    """Shares for the treated predictions under the plan's allocation mode."""
-    if settings.mode == "best":
-        return best_allocation([p.rate for p in predictions], settings.holdout)
-    if settings.mode == "explore":
-        params = [beta_from_interval(p.rate, p.low, p.high) for p in predictions]
-        return thompson_allocation(
-            [x[0] for x in params], [x[1] for x in params], floor=settings.floor,
-            holdout=settings.holdout, seed=settings.seed, draws=settings.draws,
-        )
-    manual = manual or {}
-    missing = [p.variant_id for p in predictions if p.variant_id not in manual]
-    if missing:
-        raise ValidationError(f"manual allocation lacks a share for {', '.join(missing)}")
-    ids = [p.variant_id for p in predictions]
-    return manual_allocation([manual[i] for i in ids], settings.holdout, ids)
 
 
 # -- expected outcomes -----------------------------------------------------------
@@ -572,129 +448,21 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
         raise ValidationError(f"saved plan cannot be read ({err}); it was written by another version") from err
 
 
-# -- persistence -----------------------------------------------------------------
-def new_strategy_id() -> str:
-    return "stg-" + uuid.uuid4().hex[:12]
-
-
-def _latest(store: Store, strategy_id: str) -> tuple[int, str] | None:
-    row = store.one(
-        "SELECT version, status FROM strategies WHERE strategy_id = ? ORDER BY version DESC LIMIT 1", [strategy_id]
-    )
-    return None if row is None else (int(row[0]), str(row[1]))
-
-
-def _insert(store: Store, strategy_id: str, name: str, status: str, plan: Plan,
-            author: str | None, comment: str | None, allowed_from: Sequence[str] | None) -> StrategyRecord:
-    if status not in STRATEGY_STATUSES:
-        raise ValidationError(f"unknown status {status!r}")
-    with store.transaction() as cur:
-        row = cur.execute(
-            "SELECT version, status FROM strategies WHERE strategy_id = ? ORDER BY version DESC LIMIT 1",
-            [strategy_id],
-        ).fetchone()
-        version = 1 if row is None else int(row[0]) + 1
-        if row is not None and allowed_from is not None and row[1] not in allowed_from:
-            raise ValidationError(
-                f"strategy {strategy_id} is '{row[1]}'; it cannot become '{status}' from there "
-                f"(allowed from: {', '.join(allowed_from)})"
-            )
-        cur.execute(
-            "INSERT INTO strategies (strategy_id, version, name, status, plan_json, author, comment) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [strategy_id, version, name, status, json.dumps(plan_to_dict(plan)), author, comment],
+def allocate(
+    predictions: Sequence[VariantPrediction], settings: PlanSettings, manual: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """Shares for the treated predictions under the plan's allocation mode."""
+    if settings.mode == "best":
+        return best_allocation([p.rate for p in predictions], settings.holdout)
+    if settings.mode == "explore":
+        params = [beta_from_interval(p.rate, p.low, p.high) for p in predictions]
+        return thompson_allocation(
+            [x[0] for x in params], [x[1] for x in params], floor=settings.floor,
+            holdout=settings.holdout, seed=settings.seed, draws=settings.draws,
         )
-    return load_strategy(store, strategy_id, version)
-
-
-def save_strategy(
-    store: Store,
-    plan: Plan,
-    *,
-    author: str | None = None,
-    strategy_id: str | None = None,
-    comment: str | None = None,
-    status: str = "draft",
-) -> StrategyRecord:
-    """Save ``plan`` as a new strategy, or as the next version of ``strategy_id``.
-
-    Editing returns a strategy to ``draft`` (it needs approval again); a sent
-    strategy can only be re-saved as ``measured`` (updated allocation after results).
-    """
-    if status not in ("draft", "measured"):
-        raise ValidationError("a plan is saved as 'draft' (or 'measured' after results); use set_status otherwise")
-    if not plan.segments:
-        raise ValidationError("the plan has no segments; pick at least one segment and variant")
-    sid = strategy_id or new_strategy_id()
-    allowed = EDITABLE if status == "draft" else ("exported", "measured")
-    if strategy_id is not None and _latest(store, strategy_id) is None:
-        raise NotFoundError(f"strategy {strategy_id} does not exist")
-    return _insert(store, sid, plan.name, status, plan, author, comment, allowed)
-
-
-def set_status(
-    store: Store, strategy_id: str, status: str, *, author: str | None = None, comment: str | None = None
-) -> StrategyRecord:
-    """Move a strategy to ``status`` as a new version with the same plan (approval, send-back...)."""
-    if status == "sent_back" and not (comment or "").strip():
-        raise ValidationError("say why the strategy is sent back: the comment is required")
-    if status == "approved" and not (author or "").strip():
-        raise ValidationError("approval needs the approver's name")
-    current = load_strategy(store, strategy_id)
-    allowed_from = [s for s, nxt in TRANSITIONS.items() if status in nxt]
-    return _insert(store, strategy_id, current.name, status, current.plan, author, comment, allowed_from)
-
-
-def load_strategy(store: Store, strategy_id: str, version: int | None = None) -> StrategyRecord:
-    """One version of a strategy (the latest when ``version`` is None)."""
-    sql = "SELECT strategy_id, version, name, status, plan_json, author, comment, created_at FROM strategies WHERE strategy_id = ?"
-    params: list[Any] = [strategy_id]
-    if version is not None:
-        sql += " AND version = ?"
-        params.append(int(version))
-    row = store.one(sql + " ORDER BY version DESC LIMIT 1", params)
-    if row is None:
-        what = f"strategy {strategy_id}" + (f" version {version}" if version is not None else "")
-        raise NotFoundError(f"{what} does not exist; pick one from the list of saved strategies")
-    return StrategyRecord(
-        strategy_id=row[0], version=int(row[1]), name=row[2], status=row[3],
-        plan=plan_from_dict(json.loads(row[4])), author=row[5], comment=row[6], created_at=row[7],
-    )
-
-
-def list_strategies(store: Store, status: str | None = None) -> pd.DataFrame:
-    """The latest version of each strategy, newest first, optionally only those in ``status``."""
-    sql = (
-        "SELECT strategy_id, version, name, status, author, comment, created_at FROM strategies "
-        "QUALIFY row_number() OVER (PARTITION BY strategy_id ORDER BY version DESC) = 1"
-    )
-    frame = store.df(sql)
-    if status is not None:
-        frame = frame[frame["status"] == status]
-    return frame.sort_values("created_at", ascending=False).reset_index(drop=True)
-
-
-def strategy_history(store: Store, strategy_id: str) -> pd.DataFrame:
-    """Every saved version of one strategy, oldest first."""
-    return store.df(
-        "SELECT version, status, name, author, comment, created_at FROM strategies "
-        "WHERE strategy_id = ? ORDER BY version",
-        [strategy_id],
-    )
-
-
-def count_awaiting_approval(store: Store) -> int:
-    """How many strategies are submitted and waiting for a manager."""
-    return int(len(list_strategies(store, status="submitted")))
-
-
-def approval_of(store: Store, strategy_id: str) -> dict[str, Any] | None:
-    """Who approved the strategy last, when, and with what comment."""
-    row = store.one(
-        "SELECT version, author, comment, created_at FROM strategies WHERE strategy_id = ? AND status = 'approved' "
-        "ORDER BY version DESC LIMIT 1",
-        [strategy_id],
-    )
-    if row is None:
-        return None
-    return {"version": int(row[0]), "approver": row[1], "comment": row[2], "approved_at": str(row[3])}
+    manual = manual or {}
+    missing = [p.variant_id for p in predictions if p.variant_id not in manual]
+    if missing:
+        raise ValidationError(f"manual allocation lacks a share for {', '.join(missing)}")
+    ids = [p.variant_id for p in predictions]
+    return manual_allocation([manual[i] for i in ids], settings.holdout, ids)

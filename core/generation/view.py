@@ -15,6 +15,7 @@ from core.generation.brief import Brief
 from core.generation.guardrails import render_preview
 from core.store import Store
 
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 SAMPLE_FIRST_NAME = "Sam"
 

@@ -24,6 +24,7 @@ from scipy import special, stats
 
 from core.errors import ValidationError
 
+
 ARM_COLUMNS = ("segment_name", "variant_id", "sends", "conversions", "revenue", "is_control")
 
 

@@ -1,6 +1,6 @@
 """Honest evaluation of the predictor: a held-out split by campaign, against baselines and the truth.
 
-``python -m core.prediction.evaluate [--db PATH] [--fast]`` prints one JSON object.
+``python -m core.sample evaluate [--db PATH] [--fast]`` prints one JSON object.
 
 The split is by campaign, stratified by channel: every variant in the test
 set belongs to a campaign the model never saw. In the same run and on the same
@@ -62,7 +62,7 @@ def _subset(data: TrainingData, mask: np.ndarray) -> TrainingData:
 
 def _oracle(store: Store, test: TrainingData, truth_dir: Path):
     """The true response model's probabilities for the test rows (None without sample truth)."""
-    from core.response_model import ResponseModel, copy_frame
+    from core.sample.truth import ResponseModel, copy_frame
 
     try:
         truth = ResponseModel.load(truth_dir)
@@ -85,11 +85,11 @@ def _oracle(store: Store, test: TrainingData, truth_dir: Path):
 def history_at_send(store: Store, user_ids: np.ndarray, variant_ids: np.ndarray) -> pd.DataFrame:
     """Organic purchase history of each (user, variant) exposure's user as of that send.
 
-    The same counting as the sample generator (``core.response_model.purchase_history_at``
+    The same counting as the sample generator (``core.sample.history.purchase_history_at``
     over purchases no campaign caused), read back from the database: the oracle must score
     each past exposure with what the user had done by then, not by the end of the window.
     """
-    from core.response_model import purchase_history_at
+    from core.sample.history import purchase_history_at
 
     sent = store.df("SELECT user_id, variant_id, CAST(epoch(min(sent_at)) AS BIGINT) AS sent_s "
                     "FROM exposures GROUP BY user_id, variant_id")
@@ -108,7 +108,7 @@ MAX_SEGMENTS = 12
 
 def _segment_rates(store: Store, predictors: dict, truth, test_variants: pd.DataFrame) -> dict:
     """Spearman between predicted and true variant x segment rates, per predictor."""
-    from core.response_model import copy_frame
+    from core.sample.truth import copy_frame
     from core.segments import list_segments, segment_members
 
     copy = copy_frame(test_variants["copy_text"].tolist(), test_variants["channel"].tolist(),
@@ -188,28 +188,3 @@ def evaluate(store: Store, outcome: str = "conversion", settings: TrainingSettin
         }
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.prediction.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="database file (default: the app's); the sample data is loaded if empty")
-    parser.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
-    parser.add_argument("--fast", action="store_true", help="small, quick model settings")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-segments", action="store_true", help="skip the variant x segment comparison")
-    args = parser.parse_args(argv)
-    from core.prediction.__main__ import open_store
-
-    try:
-        with open_store(args.db) as store:
-            report = evaluate(store, args.outcome, FAST_SETTINGS if args.fast else None, seed=args.seed,
-                              segments=not args.no_segments)
-    except CopyLiftError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2, default=float))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

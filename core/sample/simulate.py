@@ -4,7 +4,7 @@ Several rounds of: plan (predict the candidate copy for each segment, allocate
 traffic by Thompson sampling on the model prior plus everything observed so
 far, save and export the strategy) -> send (each member of each segment gets
 the arm the plan assigned; whether they convert is drawn from the sample's
-ground-truth response model, ``core.response_model``) -> upload results
+ground-truth response model, ``core.sample.truth``) -> upload results
 (as an analyst would: the round's user-level results written as a
 campaign-results CSV with the strategy id, previewed and imported by
 ``core.ingest``, then the strategy marked measured) -> read out and check the
@@ -12,7 +12,7 @@ predicted 90% intervals -> retrain (a new model version) -> re-plan.
 
 What it shows: the true conversion rate of the copy the plans chose rises
 round over round, and the share of observed rates inside the predicted 90%
-intervals stays near 90%. Run ``python -m core.simulate``; it prints a table
+intervals stays near 90%. Run ``python -m core.sample simulate``; it prints a table
 of rounds and, as the last line, a JSON object with the figures.
 """
 
@@ -34,7 +34,8 @@ import pandas as pd
 from core.config import SAMPLE_DIR, AppConfig
 from core.errors import ValidationError
 from core.store import Store
-from core.trust import add_observed
+from core.learning.trust import add_observed
+
 
 # Candidate email subject lines (limit 60 characters); {cat} is the promoted category.
 # They differ in the features the true model rewards or punishes (discount, free
@@ -126,7 +127,7 @@ def candidate_variants(settings: SimulationSettings) -> pd.DataFrame:
 
 def _true_probabilities(truth, user_ids: np.ndarray, variants: pd.DataFrame, arms: np.ndarray,
                         channel: str, category: str) -> np.ndarray:
-    from core.response_model import copy_frame
+    from core.sample.truth import copy_frame
 
     traits = truth.users(user_ids)
     copies = copy_frame(variants["copy_text"], channel, category).set_index(variants["variant_id"])
@@ -150,8 +151,10 @@ def _segments(store: Store, ids: tuple[str, ...]):
 def _plan(store: Store, predictor, variants: pd.DataFrame, segments, observed: pd.DataFrame,
           settings: SimulationSettings, round_no: int):
     """Predict, allocate (model prior + observed counts), save and export a strategy; return it and its plan rows."""
-    from core.learning import next_allocation, plan_frame
-    from core.strategy import Plan, PlanSettings, SegmentRef, build_segment_plan, save_strategy, set_status, with_allocation
+    from core.learning.allocation import next_allocation
+    from core.learning.matching import plan_frame
+    from core.strategy.plan import Plan, PlanSettings, SegmentRef, build_segment_plan, with_allocation
+    from core.strategy.records import save_strategy, set_status
 
     plan_settings = PlanSettings(mode="explore", holdout=settings.holdout, floor=settings.floor,
                                  seed=settings.seed + round_no)
@@ -236,7 +239,8 @@ def upload_results(store: Store, results: pd.DataFrame, path: Path):
     import report.
     """
     from core.ingest import ImportOptions, preview, run_import
-    from core.learning import mark_measured, match_upload
+    from core.learning.results import mark_measured
+    from core.learning.matching import match_upload
 
     for match in match_upload(store, results):
         if not match.ok:
@@ -262,7 +266,7 @@ def _true_rates(truth, variants: pd.DataFrame, segments, settings: SimulationSet
     rows = []
     for seg, members in segments:
         traits = truth.users(members)
-        from core.response_model import copy_frame
+        from core.sample.truth import copy_frame
 
         for vid, text in zip(variants["variant_id"], variants["copy_text"]):
             p = truth.probability(traits, copy_frame([text], settings.channel, settings.category)).mean()
@@ -283,7 +287,7 @@ def run_simulation(
 
     ``training`` overrides the predictor's ``TrainingSettings`` (tests pass a tiny model).
     """
-    from core.response_model import ResponseModel
+    from core.sample.truth import ResponseModel
 
     started = time.perf_counter()
     say = (lambda msg: progress(f"{time.perf_counter() - started:7.1f}s  {msg}")) if progress else (lambda msg: None)
@@ -373,38 +377,3 @@ def summary_json(result: SimulationResult) -> dict:
         "seconds": round(result.seconds, 1),
         "settings": asdict(result.settings) if result.settings else None,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.simulate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=SimulationSettings.rounds)
-    parser.add_argument("--seed", type=int, default=SimulationSettings.seed)
-    parser.add_argument("--sends", type=int, default=SimulationSettings.sends_per_segment,
-                        help="messages per segment per round")
-    parser.add_argument("--fast", action="store_true", help="train the predictor's smaller, faster model")
-    parser.add_argument("--scale", type=float, default=None,
-                        help="generate a sample of this scale into a temporary folder instead of sample_data/")
-    args = parser.parse_args(argv)
-    settings = SimulationSettings(rounds=args.rounds, seed=args.seed, sends_per_segment=args.sends,
-                                  fast_model=args.fast)
-    with tempfile.TemporaryDirectory(prefix="copylift-sim-") as tmp:
-        sample_dir = Path(SAMPLE_DIR)
-        if args.scale is not None:
-            from core.sample import generate
-
-            sample_dir = Path(tmp) / "sample"
-            generate(sample_dir, scale=args.scale)
-        cfg = AppConfig(data_dir=Path(tmp) / "data", db_path=str(Path(tmp) / "data" / "sim.duckdb"), model=None)
-        with Store(cfg.db_path) as store:
-            from core.sample import load_sample
-
-            load_sample(store, sample_dir)
-            result = run_simulation(store, cfg, settings, sample_dir,
-                                    progress=lambda m: print(m, file=sys.stderr, flush=True))
-    print(format_rounds(result.rounds))
-    print(json.dumps(summary_json(result)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.charts import _require
+from core.charts import require_columns
+
 
 CONTROL_COLOUR = "#9e9e9e"
 
@@ -25,7 +26,7 @@ def _error(frame: pd.DataFrame, mid: str, low: str, high: str) -> dict:
 
 def expected_conversions_chart(segments: pd.DataFrame) -> go.Figure:
     """Expected and incremental conversions per segment, with 90% intervals."""
-    _require(segments, ["segment", "conversions", "conversions_low", "conversions_high",
+    require_columns(segments, ["segment", "conversions", "conversions_low", "conversions_high",
                         "incremental", "incremental_low", "incremental_high"])
     fig = go.Figure()
     total = segments.dropna(subset=["conversions"])
@@ -44,7 +45,7 @@ def expected_conversions_chart(segments: pd.DataFrame) -> go.Figure:
 
 def allocation_chart(outcomes: pd.DataFrame) -> go.Figure:
     """Share of each segment's audience per arm, control included."""
-    _require(outcomes, ["segment", "variant_id", "is_control", "share", "sends"])
+    require_columns(outcomes, ["segment", "variant_id", "is_control", "share", "sends"])
     frame = outcomes.assign(
         arm=outcomes["variant_id"].where(~outcomes["is_control"].astype(bool), "control (holdout)"),
         share_pct=outcomes["share"] * 100,
@@ -65,7 +66,7 @@ def allocation_chart(outcomes: pd.DataFrame) -> go.Figure:
 
 def lift_chart(outcomes: pd.DataFrame) -> go.Figure:
     """Predicted lift over control per variant and segment, in percentage points with intervals."""
-    _require(outcomes, ["segment", "variant_id", "is_control", "lift_pts", "lift_low", "lift_high"])
+    require_columns(outcomes, ["segment", "variant_id", "is_control", "lift_pts", "lift_low", "lift_high"])
     frame = outcomes[~outcomes["is_control"].astype(bool)].dropna(subset=["lift_pts"]).copy()
     for col in ("lift_pts", "lift_low", "lift_high"):
         frame[col] = frame[col].astype(float) * 100

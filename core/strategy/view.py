@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.number_format import DEFAULT_CURRENCY, Headline, count, money
-from core.strategy import Plan, outcome_frame, plan_totals
+from core.strategy.plan import Plan, outcome_frame, plan_totals
 
 
 @dataclass(frozen=True)

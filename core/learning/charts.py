@@ -1,7 +1,7 @@
 """Plotly figures for the Results & Learning page: trust, readout, allocation, retrain movement.
 
-Each function takes a tidy frame (from ``core.learning``, ``core.trust`` or
-``core.experiments``), checks its columns and returns a figure; rates are
+Each function takes a tidy frame (from ``core.learning``, ``core.learning.trust`` or
+``core.learning.experiments``), checks its columns and returns a figure; rates are
 shown in percent.
 """
 
@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.charts import _require
+from core.charts import require_columns
 
 
 def _pct(series: pd.Series) -> pd.Series:
@@ -20,7 +20,7 @@ def _pct(series: pd.Series) -> pd.Series:
 
 def predicted_vs_actual_chart(trust: pd.DataFrame) -> go.Figure:
     """Observed vs predicted conversion per variant x segment, with both intervals and the diagonal."""
-    _require(trust, ["pred_rate", "pred_low", "pred_high", "obs_rate", "obs_low", "obs_high", "inside",
+    require_columns(trust, ["pred_rate", "pred_low", "pred_high", "obs_rate", "obs_low", "obs_high", "inside",
                      "segment_name", "variant_id"])
     fig = go.Figure()
     for inside, label, colour in ((True, "inside predicted 90% interval", "#2a9d8f"),
@@ -48,7 +48,7 @@ def predicted_vs_actual_chart(trust: pd.DataFrame) -> go.Figure:
 
 def reliability_chart(curve: pd.DataFrame) -> go.Figure:
     """Observed rate in bins of predicted rate; points on the diagonal mean calibrated predictions."""
-    _require(curve, ["predicted", "observed", "obs_low", "obs_high", "sends"])
+    require_columns(curve, ["predicted", "observed", "obs_low", "obs_high", "sends"])
     x, y = _pct(curve["predicted"]), _pct(curve["observed"])
     fig = go.Figure(go.Scatter(
         x=x, y=y, mode="lines+markers", name="observed",
@@ -67,7 +67,7 @@ def reliability_chart(curve: pd.DataFrame) -> go.Figure:
 
 def coverage_chart(cov: pd.DataFrame, by: str = "model_version") -> go.Figure:
     """Share of observed rates inside the predicted 90% intervals, per model version, against the 90% target."""
-    _require(cov, [by, "coverage", "cells"])
+    require_columns(cov, [by, "coverage", "cells"])
     # Strategies planned without a trained model have no version: show them, labelled, not drop them.
     labels = [("no model version" if pd.isna(v) else f"v{int(v)}" if isinstance(v, (int, float)) else str(v))
               for v in cov[by]]
@@ -82,7 +82,7 @@ def coverage_chart(cov: pd.DataFrame, by: str = "model_version") -> go.Figure:
 
 def lift_chart(table: pd.DataFrame) -> go.Figure:
     """Absolute lift over control per variant and segment, with the decision interval."""
-    _require(table, ["segment_name", "variant_id", "is_control", "lift_pts", "decision_low", "decision_high"])
+    require_columns(table, ["segment_name", "variant_id", "is_control", "lift_pts", "decision_low", "decision_high"])
     data = table[~table["is_control"].astype(bool)].copy()
     data["lift"] = _pct(data["lift_pts"])
     data["plus"] = _pct(data["decision_high"]) - data["lift"]
@@ -96,7 +96,7 @@ def lift_chart(table: pd.DataFrame) -> go.Figure:
 
 def allocation_chart(alloc: pd.DataFrame) -> go.Figure:
     """Next-send share of the audience per variant and segment (Thompson sampling)."""
-    _require(alloc, ["segment_name", "variant_id", "share", "prob_best"])
+    require_columns(alloc, ["segment_name", "variant_id", "share", "prob_best"])
     data = alloc.assign(pct=alloc["share"] * 100)
     fig = px.bar(data, x="segment_name", y="pct", color="variant_id", barmode="group",
                  hover_data={"prob_best": ":.2f"}, title="Next send: share of the audience per variant",
@@ -107,7 +107,7 @@ def allocation_chart(alloc: pd.DataFrame) -> go.Figure:
 
 def movement_chart(movement: pd.DataFrame) -> go.Figure:
     """How each working-set variant's predicted rate moved with the retrain (before -> after)."""
-    _require(movement, ["variant_id", "before", "after"])
+    require_columns(movement, ["variant_id", "before", "after"])
     fig = go.Figure()
     for _, row in movement.iterrows():
         fig.add_trace(go.Scatter(x=[row["before"] * 100, row["after"] * 100], y=[row["variant_id"]] * 2,

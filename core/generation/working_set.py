@@ -21,6 +21,7 @@ from core.generation.guardrails import GuardrailReport, check_copy
 from core.generation.settings import GenerationSettings
 from core.store import Store
 
+
 ORIGINS = ("generated", "manual")
 
 

@@ -21,27 +21,10 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import ValidationError
+from core.intervals import beta_from_interval
 
-Z90 = float(stats.norm.ppf(0.95))
+
 TRUST_COLUMNS = ("pred_rate", "pred_low", "pred_high", "sends", "conversions")
-
-
-def beta_from_interval(
-    rate: float, low: float, high: float, level: float = 0.90, max_pseudo: float = 5000.0
-) -> tuple[float, float]:
-    """A Beta(alpha, beta) with mean ``rate`` whose spread matches the interval ``low``-``high``.
-
-    Method of moments with sd = width / (2 z); the pseudo-count ``alpha + beta``
-    is capped at ``max_pseudo`` so that observed data can always overrule the
-    model, and floored at 2 (a flat-ish prior) for very wide intervals.
-    """
-    if not 0 <= low <= rate <= high <= 1:
-        raise ValidationError(f"need 0 <= low <= rate <= high <= 1, got {low}, {rate}, {high}")
-    m = min(max(rate, 1e-6), 1 - 1e-6)
-    sd = (high - low) / (2 * float(stats.norm.ppf(0.5 + level / 2)))
-    k = max_pseudo if sd <= 0 else m * (1 - m) / sd**2 - 1
-    k = float(np.clip(k, 2.0, max_pseudo))
-    return m * k, (1 - m) * k
 
 
 def predictive_interval(
@@ -58,7 +41,7 @@ def predictive_interval(
 
 def add_observed(frame: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
     """Add observed rate, its Wilson interval, the predictive interval and an ``inside`` flag."""
-    from core.experiments import wilson_interval
+    from core.learning.experiments import wilson_interval
 
     missing = [c for c in TRUST_COLUMNS if c not in frame.columns]
     if missing:
@@ -97,7 +80,7 @@ def reliability_curve(frame: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     """Mean predicted vs pooled observed rate in quantile bins of the prediction, weighted by sends."""
     if frame.empty:
         return pd.DataFrame(columns=["bin", "cells", "sends", "predicted", "observed", "obs_low", "obs_high"])
-    from core.experiments import wilson_interval
+    from core.learning.experiments import wilson_interval
 
     data = frame.copy()
     n_bins = max(1, min(bins, data["pred_rate"].nunique()))

@@ -30,7 +30,9 @@ import pandas as pd
 from core.errors import StoreError, ValidationError
 from core.formula_cells import FORMULA_PREFIXES, neutralize  # noqa: F401  (neutralize: part of this module's API)
 from core.store import Store
-from core.strategy import CONTROL_ARM, SegmentPlan, StrategyRecord, approval_of, load_strategy, set_status
+from core.strategy.plan import CONTROL_ARM, SegmentPlan
+from core.strategy.records import StrategyRecord, approval_of, load_strategy, set_status
+
 
 EXPORT_FORMAT = "copylift-strategy-export/1"
 EXPORTABLE = ("approved", "exported", "measured")

@@ -1,0 +1,1 @@
+"""Results & Learning: match results to plans, read them out, reallocate, retrain, and check trust."""

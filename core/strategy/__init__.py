@@ -1,0 +1,1 @@
+"""Strategy & Export: who gets which copy through which arm, the approval workflow, and the export files."""

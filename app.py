@@ -9,12 +9,13 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import CopyLiftError
+from core.segments import EVERYONE
 from core.strategy.records import count_awaiting_approval
 from pages.common import SEGMENT_KEY, current_segment_label, get_store, show_error, start_model_runtime_warmup
 
 st.set_page_config(page_title="CopyLift", page_icon="📈", layout="wide")
 
-st.session_state.setdefault(SEGMENT_KEY, None)
+st.session_state.setdefault(SEGMENT_KEY, EVERYONE)
 try:
     start_model_runtime_warmup()
 except CopyLiftError:

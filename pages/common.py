@@ -13,11 +13,12 @@ import threading
 import streamlit as st
 
 from core.config import AppConfig, load_config
+from core.segments import EVERYONE, SegmentRef
 from core.errors import CopyLiftError
 from core.store import Store
 
 # Session-state keys that cross pages.
-SEGMENT_KEY = "segment"  # dict(name=..., segment_id=..., version=...) or None for everyone
+SEGMENT_KEY = "segment"  # the chosen SegmentRef (EVERYONE by default), shared by every page
 WORKING_SET_KEY = "working_set_campaign"
 
 
@@ -94,9 +95,13 @@ def show_error(err: CopyLiftError) -> None:
                 st.text(problem)
 
 
+def current_segment() -> SegmentRef:
+    """The segment the marketer picked on the Segments page (everyone until they pick one)."""
+    return st.session_state.get(SEGMENT_KEY) or EVERYONE
+
+
 def current_segment_label() -> str:
-    seg = st.session_state.get(SEGMENT_KEY)
-    return seg["name"] if seg else "All customers"
+    return current_segment().name
 
 
 def not_built_yet(what: str) -> None:

@@ -15,7 +15,7 @@ from core.generation.generate import run_generation
 from core.generation.guardrails import check_copy
 from core.generation.settings import HELP, MAX_VARIANTS, default_settings
 from core.generation.working_set import add_to_working_set, list_working_set, remove_from_working_set
-from pages.common import SEGMENT_KEY, current_segment_label, get_language_model, get_store, show_error
+from pages.common import current_segment, current_segment_label, get_language_model, get_store, show_error
 
 st.title("Copy Lab")
 st.caption(f"Writing for **{escape_markdown(current_segment_label())}** with a language model running on this machine.")
@@ -62,7 +62,7 @@ def generate(brief: Brief, settings, title: str):
             lm = get_language_model()
             st.write(f"Model ready: {escape_markdown(lm.label)}")
             bar = st.progress(0.0, "Writing…")
-            result = run_generation(store, lm, brief, settings, st.session_state.get(SEGMENT_KEY),
+            result = run_generation(store, lm, brief, settings, current_segment(),
                                     progress=lambda f, m: bar.progress(f, m),
                                     on_variant=lambda v: st.text(f"✓ {v.text}"))
         except CopyLiftError as err:

@@ -10,7 +10,7 @@ from core.prediction.registry import latest_version
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, train_model
 from core.prediction.view import best_variant_headline, candidate_variants, chart_rows, incremental_outcomes, lift_matrix, prediction_table, revenue_per_conversion
-from pages.common import SEGMENT_KEY, current_segment_label, get_config, get_predictor, get_store, show_error
+from pages.common import current_segment, current_segment_label, get_config, get_predictor, get_store, show_error
 
 HISTORY = "__history__"
 # The page scores the conversion model (get_predictor's default): rates in percent, lifts in points.
@@ -22,15 +22,6 @@ state = st.session_state
 st.title("Predict")
 st.caption(f"Segment: **{current_segment_label()}** (change it on the Segments page).")
 store = get_store()
-
-
-def segment_object():
-    chosen = state.get(SEGMENT_KEY)
-    if not chosen:
-        return None
-    from core.segments import get_segment
-
-    return get_segment(store, chosen["segment_id"], chosen.get("version"))
 
 
 with st.expander("Model", expanded=False):
@@ -62,7 +53,7 @@ with st.expander("Model", expanded=False):
 
 try:
     predictor = get_predictor()
-    segment = segment_object()
+    segment = current_segment().resolve(store)
     variants, origin = candidate_variants(store)
 except CopyLiftError as err:
     show_error(err)

@@ -18,7 +18,7 @@ from core.errors import CopyLiftError
 from core.learning.experiments import readout
 from core.ingest import ImportOptions, preview, run_import
 from core.ingest import uploads as iup
-from pages.common import SEGMENT_KEY, get_config, get_store, show_error
+from pages.common import current_segment, get_config, get_store, show_error
 
 st.title("Results & Learning")
 store, cfg = get_store(), get_config()
@@ -166,8 +166,7 @@ def retrain_section() -> None:
         from core.segments import get_segment
         from core.generation.working_set import list_working_set
 
-        seg_state = st.session_state.get(SEGMENT_KEY)
-        segment = get_segment(store, seg_state["segment_id"]) if seg_state else None
+        segment = current_segment().resolve(store)  # at the version the marketer picked
         with st.status("Retraining on every result stored…", expanded=True) as status:
             bar = st.progress(0.0, text="Starting")
             report = retrain(store, cfg, working_set=list_working_set(store), segment=segment,

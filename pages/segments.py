@@ -5,15 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import CopyLiftError
-from core.segments import count_segment, list_segments, members_csv, save_segment
+from core.segments import EVERYONE, count_segment, list_segments, members_csv, save_segment
 from core.segments import charts
 from core.segments import view as editor
 from core.segments.features import ensure_features
 from core.segments.profile import compare_summaries, overlap, segment_profile
 from core.segments.rules import BOOLEAN, CATEGORY, FEATURES
-from pages.common import SEGMENT_KEY, get_store, show_error
+from pages.common import SEGMENT_KEY, current_segment, get_store, show_error
 
-ALL = "__all__"
 state = st.session_state
 
 st.title("Segments")
@@ -27,31 +26,30 @@ except CopyLiftError as err:
     st.stop()
 
 
-def label(seg_id: str) -> str:
-    return "All customers" if seg_id == ALL else segments[seg_id].name + (" · built in" if segments[seg_id].is_builtin else "")
+def label(seg_id: str | None) -> str:
+    return EVERYONE.name if seg_id is None else segments[seg_id].name + (" · built in" if segments[seg_id].is_builtin else "")
 
 
 if "seg.pending_pick" in state:  # set by a save in the previous run, applied before the widget exists
     state["seg.pick"] = state.pop("seg.pending_pick")
-current = state.get(SEGMENT_KEY)
-state.setdefault("seg.pick", current["segment_id"] if current and current["segment_id"] in segments else ALL)
-if state["seg.pick"] not in segments and state["seg.pick"] != ALL:
-    state["seg.pick"] = ALL
+state.setdefault("seg.pick", current_segment().segment_id)
+if state["seg.pick"] not in segments:
+    state["seg.pick"] = None  # everyone
 
 
 def _apply_pick() -> None:
     # A callback runs before the next script run, so the sidebar in app.py already shows the new pick.
-    state[SEGMENT_KEY] = None if state["seg.pick"] == ALL else segments[state["seg.pick"]].as_state()
+    state[SEGMENT_KEY] = EVERYONE if state["seg.pick"] is None else segments[state["seg.pick"]].ref
 
 
-pick = st.selectbox("Segment", [ALL, *segments], format_func=label, key="seg.pick", on_change=_apply_pick)
-chosen = None if pick == ALL else segments[pick]
-state[SEGMENT_KEY] = None if chosen is None else chosen.as_state()
+pick = st.selectbox("Segment", [None, *segments], format_func=label, key="seg.pick", on_change=_apply_pick)
+chosen = None if pick is None else segments[pick]
+state[SEGMENT_KEY] = EVERYONE if chosen is None else chosen.ref
 st.caption(f"Features as of {as_of:%Y-%m-%d %H:%M}. " + (chosen.description if chosen else "Everyone in the data."))
 if "seg.flash" in state:
     st.success(state.pop("seg.flash"))
 
-if state.get("seg.loaded") != pick:  # a new pick: load its rules into the editor
+if "seg.loaded" not in state or state["seg.loaded"] != pick:  # a new pick: load its rules into the editor
     state["seg.combinator"], state["seg.draft"] = editor.draft_from_rules(chosen.rules) if chosen else ("and", [])
     state["seg.name"] = chosen.name if chosen and not chosen.is_builtin else ""
     state["seg.loaded"] = pick
@@ -125,8 +123,8 @@ if group is not None:
         if st.form_submit_button("Save segment", key="seg.save"):
             try:
                 saved = save_segment(store, name, description, group, segment_id=chosen.segment_id if as_version else None)
-                state["seg.pending_pick"], state[SEGMENT_KEY] = saved.segment_id, saved.as_state()
-                state["seg.loaded"] = None
+                state["seg.pending_pick"], state[SEGMENT_KEY] = saved.segment_id, saved.ref
+                state.pop("seg.loaded", None)
                 state["seg.flash"] = f"Saved '{saved.name}' (version {saved.version}); it is now your segment."
                 st.rerun()
             except CopyLiftError as err:

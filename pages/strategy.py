@@ -11,11 +11,11 @@ from core.generation.view import escape_markdown
 from core.number_format import money_column_format
 from core.strategy.allocation import MODES
 from core.strategy.plan import Plan, PlanSettings, outcome_frame, plan_from_dict, plan_to_dict, segment_frame
-from core.strategy.records import list_strategies, load_strategy, save_strategy, set_status, strategy_history
+from core.strategy.records import ACTION_LABELS, list_strategies, next_actions, load_strategy, save_strategy, set_status, strategy_history
 from core.strategy.charts import allocation_chart, expected_conversions_chart, lift_chart
 from core.strategy.inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
 from core.strategy.view import PERCENT_COLUMNS, POINT_COLUMNS, arms_table, headlines, plan_notes
-from pages.common import get_config, get_predictor, get_store, show_error
+from pages.common import current_segment_label, get_config, get_predictor, get_store, show_error
 
 VIEWS = {"build": "Build a plan", "review": "Review, approve & export"}
 TABLE_FORMAT = ({c: st.column_config.NumberColumn(format="%.2f%%") for c in PERCENT_COLUMNS}
@@ -73,7 +73,7 @@ if view == "build":
         st.page_link("pages/copy_lab.py", label="Go to the Copy Lab", icon="✍️")
     else:
         refs = {r.name: r for r in segment_options(store)}
-        current = (st.session_state.get("segment") or {}).get("name", "All customers")
+        current = current_segment_label()
         chosen = st.multiselect("Segments", list(refs), default=[current] if current in refs else [],
                                 key="strategy.segments")
         labels = dict(zip(variants["variant_id"], variants["variant_id"] + " · " + variants["copy_text"].str[:60]))
@@ -146,11 +146,8 @@ else:
             st.dataframe(strategy_history(store, sid), hide_index=True)
         show_plan(record.plan, "strategy.review_plan")
         comment = st.text_area("Comment", key="strategy.comment")
-        actions = {"draft": ["submitted"], "sent_back": ["submitted"], "submitted": ["approved", "sent_back"]}
-        words = {"submitted": "Submit for approval", "approved": "Approve", "sent_back": "Send back"}
-        cols = st.columns(3)
-        for col, status in zip(cols, actions.get(record.status, [])):
-            if col.button(words[status], key=f"strategy.to_{status}"):
+        for col, status in zip(st.columns(3), next_actions(record.status)):
+            if col.button(ACTION_LABELS[status], key=f"strategy.to_{status}"):
                 try:
                     set_status(store, sid, status, author=user, comment=comment or None)
                     st.rerun()

@@ -13,7 +13,7 @@ from core.errors import ValidationError
 from core.strategy.export import assign_users, build_export, export_strategy, snapshot_segment, write_atomic
 from core.strategy.plan import PlanSettings, Plan, SegmentRef, build_segment_plan
 from core.strategy.records import save_strategy, set_status
-from tests.strategy_helpers import INFO, pred
+from tests.strategy_helpers import pred
 
 EVIL = {
     "ctrl": '=HYPERLINK("http://evil.example","click")',

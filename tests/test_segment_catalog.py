@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import NotFoundError, ValidationError
-from core.segments import get_segment, list_segments, save_segment, segment_versions
+from core.segments import SegmentRef, get_segment, list_segments, save_segment, segment_versions
 from core.segments.rules import Condition
 from tests.segment_fixtures import build_small
 
@@ -24,7 +24,7 @@ def test_save_get_and_list(shop):
     assert seg.segment_id.startswith("seg_") and seg.version == 1 and not seg.is_builtin
     got = get_segment(shop, seg.segment_id)
     assert got.name == "Mobile shoppers" and got.rules.items == (Condition("device", "==", "mobile"),)
-    assert got.as_state() == {"segment_id": seg.segment_id, "version": 1, "name": "Mobile shoppers"}
+    assert got.ref == SegmentRef(seg.segment_id, 1, "Mobile shoppers")
     listed = [s for s in list_segments(shop) if not s.is_builtin]
     assert [s.name for s in listed] == ["Mobile shoppers"]
 

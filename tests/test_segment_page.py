@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.segments import count_segment
+from core.segments import EVERYONE, SegmentRef, count_segment
 from core.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,10 +31,10 @@ def _db(sample_app_env) -> Store:
 
 def test_pick_a_builtin_sets_the_session_segment(sample_app_env):
     at = _open(sample_app_env)
-    assert at.session_state["segment"] is None
+    assert at.session_state["segment"] == EVERYONE
     at.selectbox(key="seg.pick").set_value("rfm_champions").run()
     assert not at.exception, at.exception
-    assert at.session_state["segment"] == {"segment_id": "rfm_champions", "version": 1, "name": "Champions"}
+    assert at.session_state["segment"] == SegmentRef("rfm_champions", 1, "Champions")
     shown = int(_metric(at, "Customers matching").replace(",", ""))
     assert shown > 0
     # the editor shows the built-in's two conditions
@@ -58,12 +58,12 @@ def test_build_save_and_pick_a_segment(sample_app_env):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     state = at.session_state["segment"]
-    assert state["name"] == "Heavy browsers" and state["version"] == 1
-    assert at.selectbox(key="seg.pick").value == state["segment_id"]
+    assert state.name == "Heavy browsers" and state.version == 1
+    assert at.selectbox(key="seg.pick").value == state.segment_id
     assert any("Saved 'Heavy browsers'" in s.value for s in at.success)
 
     # saving the same name again as a new segment is refused with a message, and nothing is written
-    at.selectbox(key="seg.pick").set_value("__all__").run()
+    at.selectbox(key="seg.pick").set_value(None).run()
     at.button(key="seg.add").click().run()
     at.text_input(key="seg.name").input("heavy BROWSERS")
     at.button(key="seg.save").click().run()
@@ -92,7 +92,7 @@ def test_saving_without_a_name_shows_an_error(sample_app_env):
     at.button(key="seg.save").click().run()
     assert any("needs a name" in e.value for e in at.error)
     # "All customers" has no conditions: saving it is refused with a message
-    at.selectbox(key="seg.pick").set_value("__all__").run()
+    at.selectbox(key="seg.pick").set_value(None).run()
     at.text_input(key="seg.name").input("Everyone")
     at.button(key="seg.save").click().run()
     assert any("no conditions" in e.value for e in at.error)

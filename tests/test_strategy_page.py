@@ -135,6 +135,25 @@ def test_send_back_needs_a_comment(page):
     assert any("comment is required" in e.value for e in at.error)
 
 
+def test_an_approved_plan_can_be_sent_back_from_the_page(page):
+    # The workflow allows approved -> sent_back; the page used to restate the table and never offered it.
+    at = page
+    at.text_input(key="strategy.user").input("mia")
+    at.text_input(key="strategy.name").input("Second thoughts")
+    at.selectbox(key="strategy.control").select("ctrl")
+    at.button(key="strategy.build").click().run()
+    at.button(key="strategy.submit").click().run()
+    at.text_input(key="strategy.user").input("boss")
+    at.button(key="strategy.to_approved").click().run()
+    assert not at.exception, at.exception
+    at.text_area(key="strategy.comment").input("the offer changed")
+    at.button(key="strategy.to_sent_back").click().run()
+    assert not at.exception, at.exception
+    store = pages.common.get_store()
+    assert list(list_strategies(store)["status"]) == ["sent_back"]
+    assert [b.key for b in at.button if b.key and b.key.startswith("strategy.to_")] == ["strategy.to_submitted"]
+
+
 def test_manual_shares_are_validated_on_the_page(page):
     at = page
     at.text_input(key="strategy.name").input("Manual")

@@ -6,7 +6,8 @@ import pytest
 
 from core.strategy.plan import PlanSettings
 from core.strategy.records import save_strategy, set_status
-from core.strategy.inputs import ALL_CUSTOMERS, build_plan, export_now
+from core.segments import EVERYONE
+from core.strategy.inputs import build_plan, export_now
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def test_plan_and_export_from_a_trained_predictor(store, tmp_path):
     predictor = fit_predictor(build_training_data(store, "conversion"), FAST_SETTINGS)
     predictor.version = 1
     store.execute("UPDATE variants SET in_working_set = TRUE WHERE variant_id IN ('C01-B', 'C03-B')")
-    plan = build_plan(store, predictor, name="Synthetic", segments=[ALL_CUSTOMERS],
+    plan = build_plan(store, predictor, name="Synthetic", segments=[EVERYONE],
                       variant_ids={"All customers": ["C01-B", "C03-B"]},
                       settings=PlanSettings(mode="explore", floor=0.05), control_variant_id="C01-A")
     seg = plan.segments[0]

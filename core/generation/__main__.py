@@ -22,6 +22,7 @@ from core.generation.brief import Brief
 from core.generation.generate import run_generation
 from core.generation.model import PRECISIONS, load_language_model
 from core.generation.settings import default_settings
+from core.segments import EVERYONE, SegmentRef, list_segments
 from core.store import Store
 
 
@@ -37,14 +38,12 @@ def _read_brief(path: Path, store: Store) -> Brief:
     return Brief.from_dict(raw)
 
 
-def _segment_ref(store: Store, name: str | None) -> dict | None:
+def _segment_ref(store: Store, name: str | None) -> SegmentRef:
     if not name:
-        return None
-    from core.segments import list_segments
-
+        return EVERYONE
     for seg in list_segments(store):
         if seg.name == name or seg.segment_id == name:
-            return {"segment_id": seg.segment_id, "version": seg.version, "name": seg.name}
+            return seg.ref
     raise NotFoundError(f"no segment named {name!r}; see the Segments page for the names")
 
 

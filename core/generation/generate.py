@@ -24,6 +24,7 @@ from core.generation.guardrails import (
 from core.generation.model import LanguageModel
 from core.generation.prompt import Prompt, prepare_prompt
 from core.generation.settings import GenerationSettings
+from core.segments import EVERYONE, SegmentRef
 from core.store import Store
 
 MAX_BATCH = 16  # sequences per generate call; more costs memory for little speed
@@ -166,12 +167,12 @@ def run_generation(
     lm: LanguageModel,
     brief: Brief,
     settings: GenerationSettings,
-    segment_ref: dict | None = None,
+    segment: SegmentRef = EVERYONE,
     *,
     progress: Callable[[float, str], None] | None = None,
     on_variant: Callable[[Variant], None] | None = None,
 ) -> GenerationResult:
     """Build the prompt from the store (segment, past copy) and generate: the page's and the CLI's path."""
-    prompt = prepare_prompt(store, brief, segment_ref)
+    prompt = prepare_prompt(store, brief, segment)
     return generate_copy(lm, prompt, brief, settings, known_names=known_customer_names(store),
                          progress=progress, on_variant=on_variant)

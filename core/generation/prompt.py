@@ -20,6 +20,7 @@ from core.generation.brand import BrandVoice
 from core.channels import CHANNEL_FORMATS
 from core.errors import CopyLiftError, ValidationError
 from core.generation.brief import LANGUAGES, Brief
+from core.segments import EVERYONE, SegmentRef
 from core.store import Store
 
 MIN_SENDS = 30  # a past variant needs this many sends to count as evidence
@@ -86,7 +87,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def describe_segment(features: pd.DataFrame, name: str = "All customers") -> str:
+def describe_segment(features: pd.DataFrame, name: str = EVERYONE.name) -> str:
     """A short factual description of a group of users from their feature rows.
 
     Uses whichever of the standard feature columns are present; says nothing
@@ -119,31 +120,9 @@ def describe_segment(features: pd.DataFrame, name: str = "All customers") -> str
     return " ".join(lines)
 
 
-def _basic_features(store: Store) -> pd.DataFrame:
-    # Fallback while core.segments is not importable: the few facts one query can give.
-    return store.df(
-        """
-        WITH buys AS (
-            SELECT e.user_id, p.category, e.price * COALESCE(e.quantity, 1) AS value
-            FROM events e LEFT JOIN products p USING (product_id) WHERE e.event_type = 'purchase'),
-        fav AS (
-            SELECT user_id, arg_max(category, n) AS favourite_category
-            FROM (SELECT user_id, category, COUNT(*) AS n FROM buys GROUP BY ALL) GROUP BY user_id)
-        SELECT u.user_id, u.device, f.favourite_category, AVG(b.value) AS avg_order_value
-        FROM users u LEFT JOIN fav f USING (user_id) LEFT JOIN buys b USING (user_id)
-        GROUP BY u.user_id, u.device, f.favourite_category
-        """
-    )
-
-
-def segment_features(store: Store, segment_ref: dict | None) -> tuple[str, pd.DataFrame]:
-    """The segment's name and its members' feature rows (everyone when ``segment_ref`` is None)."""
-    try:
-        from core.segments import get_segment, segment_members
-    except ImportError:
-        return "All customers", _basic_features(store)
-    segment = get_segment(store, segment_ref["segment_id"], segment_ref.get("version")) if segment_ref else None
-    return (segment.name if segment else "All customers"), segment_members(store, segment)
+def segment_features(store: Store, segment: SegmentRef = EVERYONE) -> tuple[str, pd.DataFrame]:
+    """The segment's name and its members' feature rows, at the version the reference pins."""
+    return segment.name, segment.members(store)
 
 
 def _example_brief(row: pd.Series, channel: str, voice: BrandVoice) -> Brief | None:
@@ -252,12 +231,12 @@ def build_prompt(brief: Brief, segment_name: str, segment_description: str, exam
     return Prompt(tuple(messages), segment_name, segment_description, tuple(examples))
 
 
-def prepare_prompt(store: Store | None, brief: Brief, segment_ref: dict | None = None, k: int = 3) -> Prompt:
+def prepare_prompt(store: Store | None, brief: Brief, segment: SegmentRef = EVERYONE, k: int = 3) -> Prompt:
     """Everything the page and the CLI need: segment description, few-shot examples, messages."""
     if store is None:
-        return build_prompt(brief, "All customers", "", house_examples(brief))
-    name, features = segment_features(store, segment_ref)
-    members = features["user_id"] if segment_ref and "user_id" in features else None
+        return build_prompt(brief, segment.name, "", house_examples(brief))
+    name, features = segment_features(store, segment)
+    members = features["user_id"] if not segment.is_everyone and "user_id" in features else None
     examples = best_past_copy(store, brief, members, k=k) or house_examples(brief)
     return build_prompt(brief, name, describe_segment(features, name), examples)
 

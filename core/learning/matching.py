@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.errors import NotFoundError, ValidationError
+from core.segments import EVERYONE
 from core.store import Store
 
 
@@ -108,7 +109,7 @@ def match_results(plan: pd.DataFrame | None, results: pd.DataFrame, strategy_id:
     unknown = tuple(sorted(seen - planned))
     segs: tuple[str, ...] = ()
     if "segment_name" in results.columns:
-        named = set(results["segment_name"].dropna().astype(str)) - {ALL_CUSTOMERS}
+        named = set(results["segment_name"].dropna().astype(str)) - {EVERYONE.name}
         segs = tuple(sorted(named - set(plan["segment_name"].astype(str))))
     return MatchReport(
         strategy_id=strategy_id,
@@ -152,4 +153,3 @@ def match_stored(store: Store, strategy_id: str) -> MatchReport:
 
 
 RESULT_STATUSES = ("exported", "measured")
-ALL_CUSTOMERS = "All customers"

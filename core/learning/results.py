@@ -7,9 +7,10 @@ import pandas as pd
 
 from core.errors import NotFoundError
 from core.learning.experiments import Readout, readout
+from core.segments import EVERYONE
 from core.store import Store
 from core.learning.trust import add_observed
-from core.learning.matching import ALL_CUSTOMERS, PLAN_COLUMNS, exported_record, plan_frame
+from core.learning.matching import PLAN_COLUMNS, exported_record, plan_frame
 
 
 # -- counts per segment x arm ----------------------------------------------------------
@@ -94,7 +95,7 @@ def campaign_arms(store: Store, campaign_id: str, control_variant_id: str | None
         "SELECT ? AS segment_name, v.variant_id, count(*) AS sends, count_if(e.converted) AS conversions, "
         "sum(e.revenue) AS revenue, any_value(v.is_control) AS is_control "
         "FROM variants v JOIN exposures e USING (variant_id) WHERE v.campaign_id = ? GROUP BY ALL",
-        [ALL_CUSTOMERS, campaign_id, ALL_CUSTOMERS, campaign_id],
+        [EVERYONE.name, campaign_id, EVERYONE.name, campaign_id],
     )
     if frame.empty:
         raise NotFoundError(f"campaign {campaign_id} has no results; import its A/B export first")

@@ -13,7 +13,6 @@ of every test variant in every built-in segment (Spearman correlation).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -28,7 +27,7 @@ from core.errors import CopyLiftError, NotFoundError
 from core.prediction.features import COPY_COLUMNS, USER_COLUMNS, TrainingData, build_training_data, load_variants
 from core.prediction.metrics import binary_metrics, regression_metrics
 from core.prediction.scoring import predict_variants
-from core.prediction.training import FAST_SETTINGS, TrainingSettings, fit_predictor
+from core.prediction.training import TrainingSettings, fit_predictor
 from core.store import Store
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid
+
+import pandas as pd
 from dataclasses import dataclass
 from datetime import datetime
 
 from core.errors import NotFoundError, ValidationError
 from core.segments.builtins import CATEGORY_PREFIX, STATIC_BUILTINS, BuiltinSpec, builtin_specs
 from core.segments.rules import RuleGroup, parse_rules, rules_to_dict
+from core.segments.membership import AsOf, count_segment, segment_members
 from core.store import Store
 
 MAX_NAME = 80
@@ -35,9 +38,38 @@ class Segment:
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
-    def as_state(self) -> dict:
-        """The plain dict kept in ``st.session_state["segment"]``."""
-        return {"segment_id": self.segment_id, "version": self.version, "name": self.name}
+    @property
+    def ref(self) -> SegmentRef:
+        """The handle that travels between pages, prompts, scoring and plans."""
+        return SegmentRef(self.segment_id, self.version, self.name)
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """Which segment, at which version of its rules: the one handle every step passes along.
+
+    ``segment_id`` None means everyone (``EVERYONE``). The version pins the rules, so a plan
+    or a prediction made for version 2 keeps meaning version 2 after the segment is edited.
+    """
+
+    segment_id: str | None
+    version: int | None
+    name: str
+
+    @property
+    def is_everyone(self) -> bool:
+        return self.segment_id is None
+
+    def resolve(self, store: Store) -> Segment | None:
+        """The segment definition at this version (None for everyone)."""
+        return None if self.segment_id is None else get_segment(store, self.segment_id, self.version)
+
+    def members(self, store: Store, as_of: AsOf = None) -> pd.DataFrame:
+        """``user_id`` and every feature column of the members (everyone for ``EVERYONE``)."""
+        return segment_members(store, self.resolve(store), as_of)
+
+
+EVERYONE = SegmentRef(None, None, "All customers")
 
 
 def _from_spec(spec: BuiltinSpec) -> Segment:
@@ -108,8 +140,6 @@ def save_segment(
     condition, invalid rules, or rules that match nobody today; and
     ``NotFoundError`` when ``segment_id`` is not a saved segment.
     """
-    from core.segments.membership import count_segment
-
     name = (name or "").strip()
     description = (description or "").strip()
     if not name:

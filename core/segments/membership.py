@@ -5,16 +5,20 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from core.formula_cells import neutralize
-from core.segments.catalog import Segment
 from core.segments.features import FEATURE_COLUMNS, ensure_features, tidy_features
 from core.segments.rules import segment_query
 from core.store import Store
 
+if TYPE_CHECKING:  # catalog imports this module; the type is only for hints
+    from core.segments.catalog import Segment
+
 AsOf = datetime | date | str | None
+
 
 def count_segment(store: Store, rules, as_of: AsOf = None) -> int:
     """How many users the rules match as of ``as_of`` (default: last event). Empty rules = everyone."""

@@ -18,9 +18,10 @@ from core.segments.builtins import RFM_GROUP_IDS, STATIC_BUILTINS
 from core.segments.catalog import Segment
 from core.segments.features import data_fingerprint, ensure_features, resolve_as_of
 from core.segments.rules import compile_where, segment_query
+from core.segments.catalog import EVERYONE
 from core.store import Store
 
-BASE = "All customers"
+BASE = EVERYONE.name
 NEVER_BOUGHT = "Never bought"
 HISTORY_MONTHS = 6
 TOP_CATEGORIES = 8

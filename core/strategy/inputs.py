@@ -17,33 +17,17 @@ import pandas as pd
 
 from core.errors import ValidationError
 from core.strategy.export import ExportBundle, SegmentSnapshot, export_strategy, snapshot_segment
+from core.prediction.scoring import predict_variants
+from core.segments import EVERYONE, SegmentRef, list_segments, rules_to_dict, segment_members
 from core.store import Store
 from core.strategy.records import ACTIVE_STATUSES, StrategyRecord, list_strategies, load_strategy
-from core.strategy.plan import Plan, PlanSettings, SegmentRef, build_segment_plan, over_frequency
-
-
-ALL_CUSTOMERS = SegmentRef(None, None, "All customers")
+from core.strategy.plan import Plan, PlanSettings, build_segment_plan, over_frequency
 
 
 # -- segments --------------------------------------------------------------------
 def segment_options(store: Store) -> list[SegmentRef]:
-    """All customers first, then every segment (built-ins, then saved) at its latest version."""
-    from core.segments import list_segments
-
-    return [ALL_CUSTOMERS] + [SegmentRef(s.segment_id, s.version, s.name) for s in list_segments(store)]
-
-
-def resolve_segment(store: Store, ref: SegmentRef):
-    """The ``core.segments.Segment`` for a reference (None for all customers)."""
-    from core.segments import get_segment
-
-    return None if ref.segment_id is None else get_segment(store, ref.segment_id, ref.version)
-
-
-def segment_members_of(store: Store, ref: SegmentRef) -> pd.DataFrame:
-    from core.segments import segment_members
-
-    return segment_members(store, resolve_segment(store, ref))
+    """Everyone first, then every segment (built-ins, then saved) at its latest version."""
+    return [EVERYONE] + [s.ref for s in list_segments(store)]
 
 
 def average_order_value(members: pd.DataFrame) -> float:
@@ -57,13 +41,9 @@ def average_order_value(members: pd.DataFrame) -> float:
 
 def snapshot(store: Store, ref: SegmentRef) -> tuple[SegmentSnapshot, list[str]]:
     """The segment's definition, size and member hash now, plus its member ids."""
-    seg = resolve_segment(store, ref)
-    ids = segment_members_of(store, ref)["user_id"].astype(str).tolist()
-    rules = None
-    if seg is not None:
-        from core.segments import rules_to_dict
-
-        rules = rules_to_dict(seg.rules)
+    seg = ref.resolve(store)
+    ids = segment_members(store, seg)["user_id"].astype(str).tolist()
+    rules = None if seg is None else rules_to_dict(seg.rules)
     desc = "every customer" if seg is None else seg.description
     return snapshot_segment(ref.segment_id, ref.version, ref.name, ids, rules=rules, description=desc), ids
 
@@ -130,7 +110,7 @@ def message_counts(
             [start, send + timedelta(days=1)],
         )
     }
-    members_of = members_of or (lambda ref: segment_members_of(store, ref)["user_id"].astype(str).tolist())
+    members_of = members_of or (lambda ref: ref.members(store)["user_id"].astype(str).tolist())
     cache: dict[tuple, Sequence[str]] = {}
     active = list_strategies(store)
     for sid in active[active["status"].isin(ACTIVE_STATUSES)]["strategy_id"]:
@@ -170,9 +150,10 @@ def build_plan(
     exclude_strategy_id: str | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> Plan:
-    """Predict every chosen variant for every chosen segment and plan the send."""
-    from core.prediction import scoring
+    """Predict every chosen variant for every chosen segment and plan the send.
 
+    Each segment is resolved once, at the version its reference pins, and its members are read once.
+    """
     if not name.strip():
         raise ValidationError("give the strategy a name")
     if not segments:
@@ -185,15 +166,14 @@ def build_plan(
             raise ValidationError(f"segment {ref.name}: pick at least one variant from the working set")
         if progress:
             progress(i / len(segments), f"Predicting {len(chosen)} variants for {ref.name}")
-        members = segment_members_of(store, ref)
+        segment = ref.resolve(store)
+        members = segment_members(store, segment)
         if members.empty:
             raise ValidationError(f"segment {ref.name} has no members; pick another segment")
         rows = variant_rows(store, chosen + ([control_variant_id] if control_variant_id else []))
         # Only the chosen control is a control; other flagged rows would silently become the baseline.
         rows["is_control"] = rows["variant_id"].eq(control_variant_id) if control_variant_id else False
-        preds = scoring.predict_variants(
-            store, predictor, rows, resolve_segment(store, ref), control_variant_id, send_size=len(members)
-        )
+        preds = predict_variants(store, predictor, rows, segment, control_variant_id, send_size=len(members))
         preds = _mark_control(list(preds), control_variant_id)
         model_version = next((p.model_version for p in preds if p.model_version is not None), model_version)
         flagged = over_frequency(counts, members["user_id"].astype(str), settings.max_messages)

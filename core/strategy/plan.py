@@ -26,6 +26,7 @@ from scipy.stats import norm
 
 from core.errors import NotFoundError, ValidationError
 from core.prediction.types import VariantPrediction
+from core.segments.catalog import SegmentRef
 from core.strategy.allocation import FLOOR_DEFAULT, HOLDOUT_DEFAULT, MODES, best_allocation, manual_allocation, thompson_allocation
 from core.intervals import Z90, beta_from_interval
 
@@ -64,15 +65,6 @@ class PlanSettings:
             problems.append("power must be in [0.5, 1) and alpha in (0, 0.5)")
         if problems:
             raise ValidationError("Plan settings are invalid: " + "; ".join(problems), problems)
-
-
-@dataclass(frozen=True)
-class SegmentRef:
-    """Which segment (and which version of its rules) a plan targets; id None = all customers."""
-
-    segment_id: str | None
-    version: int | None
-    name: str
 
 
 @dataclass(frozen=True)

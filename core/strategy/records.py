@@ -28,6 +28,14 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "measured": ("measured",),
 }
 EDITABLE = ("draft", "submitted", "sent_back", "approved")
+# The transitions a person takes by pressing a button on the review view; "exported" and "measured"
+# follow from exporting and from importing results, never from a button.
+ACTION_LABELS: dict[str, str] = {"submitted": "Submit for approval", "approved": "Approve", "sent_back": "Send back"}
+
+
+def next_actions(status: str) -> tuple[str, ...]:
+    """The statuses a reviewer may move a strategy to from ``status``, in the transition table's order."""
+    return tuple(s for s in TRANSITIONS.get(status, ()) if s in ACTION_LABELS)
 
 
 @dataclass(frozen=True)

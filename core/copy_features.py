@@ -14,12 +14,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from core.channels import CHANNEL_LIMITS
 from core.errors import ValidationError
 from core.migrations import CHANNELS
 
-# Mirrors core.channels.CHANNEL_LIMITS (kept here too so this module has no
-# dependency on the generation package; a test checks the two agree).
-CHANNEL_LIMITS: dict[str, int] = {"email_subject": 60, "push": 120, "sms": 160, "banner": 90}
 
 # The shop's categories and the words that count as mentioning each one.
 CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {

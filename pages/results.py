@@ -163,7 +163,6 @@ def retrain_section() -> None:
     if auto != auto_retrain_enabled(store):
         set_auto_retrain(store, auto)
     if st.button("Retrain now", type="primary", key="results.retrain"):
-        from core.segments import get_segment
         from core.generation.working_set import list_working_set
 
         segment = current_segment().resolve(store)  # at the version the marketer picked

@@ -112,7 +112,3 @@ def test_frame_matches_single_calls():
     with pytest.raises(ValidationError):
         copy_feature_frame(texts, ["sms"])
 
-
-def test_limits_agree_with_channels_module():
-    channels = pytest.importorskip("core.channels")
-    assert channels.CHANNEL_LIMITS == CHANNEL_LIMITS

@@ -69,11 +69,13 @@ def test_channel_defaults_and_overrides():
         default_settings("sms", warmth=3)
 
 
-def test_channel_limits_agree_with_copy_features():
-    from core.channels import CHANNEL_LIMITS
-    from core.copy_features import CHANNEL_LIMITS as FEATURE_LIMITS
+def test_every_channel_has_a_limit_a_name_and_generation_defaults():
+    from core.channels import CHANNEL_LIMITS, CHANNEL_NAMES
+    from core.generation.settings import CHANNEL_DEFAULTS
+    from core.migrations import CHANNELS
 
-    assert CHANNEL_LIMITS == FEATURE_LIMITS == {"email_subject": 60, "push": 120, "sms": 160, "banner": 90}
+    assert CHANNEL_LIMITS == {"email_subject": 60, "push": 120, "sms": 160, "banner": 90}
+    assert set(CHANNEL_LIMITS) == set(CHANNELS) == set(CHANNEL_NAMES) == set(CHANNEL_DEFAULTS)
 
 
 def test_brand_voices_round_trip(store):

@@ -15,7 +15,6 @@ a lock, so sessions sharing the cached instance take turns.
 from __future__ import annotations
 
 import copy
-import hashlib
 import importlib.util
 import json
 import os
@@ -27,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.hashing import file_sha256
 from core.config import AppConfig
 from core.errors import GenerationError, IntegrityError, ModelUnavailable
 
@@ -93,16 +93,8 @@ def resolve_source(model: str | None) -> ModelSource:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(folder: Path, source: ModelSource) -> dict:
-    files = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    files = {p.name: file_sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
     manifest = {"format": MANIFEST_FORMAT, "name": source.name, "source": str(source.path / (source.gguf_file or "")),
                 "files": files, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
@@ -125,7 +117,7 @@ def verify_manifest(folder: Path) -> dict:
     if present != set(files):
         raise IntegrityError(f"{folder} holds files the manifest does not list: {sorted(present ^ set(files))}")
     for name, digest in files.items():
-        if _sha256(folder / name) != digest:
+        if file_sha256(folder / name) != digest:
             raise IntegrityError(f"{folder / name} does not match the hash CopyLift recorded")
     return manifest
 

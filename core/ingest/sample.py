@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from core.hashing import file_sha256
 from core.config import SAMPLE_DIR, load_config
 from core.errors import NotFoundError, StoreError
 from core.migrations import DATA_TABLES
@@ -144,7 +144,7 @@ def file_hashes(directory: str | Path = SAMPLE_DIR) -> dict[str, str]:
     """SHA-256 of every generated file, for reproducibility checks."""
     files = sample_files(directory)
     paths = [*files.values(), Path(directory) / "user_traits.csv", Path(directory) / "ground_truth.json"]
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    return {p.name: file_sha256(p) for p in paths}
 
 
 def ensure_db(db_path: str | None = None, directory: str | Path = SAMPLE_DIR) -> dict[str, int] | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import charset_normalizer
 
+from core.hashing import file_sha256
 from core.errors import ValidationError
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -98,12 +99,8 @@ def gunzip_limited(path: Path, out_dir: Path, limit_mb: int, name: str) -> Path:
 
 
 def file_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """SHA-256 of the file's bytes."""
+    return file_sha256(path)
 
 
 @dataclass(frozen=True)

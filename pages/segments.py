@@ -10,8 +10,8 @@ from core.segments import charts
 from core.segments import view as editor
 from core.segments.features import ensure_features
 from core.segments.profile import compare_summaries, overlap, segment_profile
-from core.segments.rules import BOOLEAN, CATEGORY, FEATURES
 from pages.common import SEGMENT_KEY, current_segment, get_store, show_error
+from pages.widgets import rule_row
 
 state = st.session_state
 
@@ -58,36 +58,8 @@ rows: list[dict] = state["seg.draft"]
 st.subheader("Rules")
 st.radio("Match", ["and", "or"], key="seg.combinator", horizontal=True,
          format_func={"and": "all conditions (AND)", "or": "any condition (OR)"}.get)
-names = list(FEATURES)
 for row in list(rows):
-    uid = row["uid"]
-    cols = st.columns([3, 2, 3, 1], vertical_alignment="bottom")
-    if "group" in row:
-        cols[0].info("Group: " + editor.describe(row["group"]))
-    else:
-        feature = cols[0].selectbox("Feature", names, index=names.index(row["feature"]), key=f"seg.feature.{uid}",
-                                    format_func=lambda f: FEATURES[f].label)
-        ops = editor.operators_for(feature)
-        op = cols[1].selectbox("Operator", ops, index=ops.index(row["operator"]) if row["operator"] in ops else 0,
-                               key=f"seg.op.{uid}.{feature}")
-        kind, key = FEATURES[feature].kind, f"seg.value.{uid}.{feature}.{op}"
-        choices = editor.feature_choices(store, feature, as_of)
-        value = row["value"] if (row["feature"], row["operator"]) == (feature, op) else editor.default_value(feature, op, choices)
-        if op in ("is empty", "is not empty"):
-            value = None
-        elif kind == BOOLEAN:
-            value = cols[2].selectbox("Value", [True, False], index=0 if value else 1, key=key)
-        elif kind == CATEGORY and op in ("in", "not in"):
-            value = cols[2].multiselect("Values", choices, default=[v for v in value if v in choices], key=key)
-        elif kind == CATEGORY:
-            value = cols[2].selectbox("Value", choices, index=choices.index(value) if value in choices else 0, key=key)
-        elif op == "between":
-            low = cols[2].number_input("From", value=float(value[0]), key=key + ".lo")
-            value = [low, cols[2].number_input("To", value=float(value[1]), key=key + ".hi")]
-        else:
-            value = cols[2].number_input(f"Value ({FEATURES[feature].unit})", value=float(value), key=key)
-        row.update(feature=feature, operator=op, value=value)
-    if cols[3].button("Remove", key=f"seg.remove.{uid}"):
+    if rule_row(store, row, as_of):
         rows.remove(row)
         st.rerun()
 if st.button("Add condition", key="seg.add"):
@@ -137,14 +109,10 @@ if group is not None:
                 prof = segment_profile(store, current_seg, as_of)
                 status.update(label=f"Profile of {prof.name}: {prof.size:,} of {prof.total:,} customers", state="complete")
             st.dataframe(prof.summary.pivot(index="metric", columns="group", values="value"), key="seg.summary")
-            left, right = st.columns(2)
-            left.plotly_chart(charts.rfm_chart(prof.rfm), key="seg.chart.rfm")
-            right.plotly_chart(charts.share_bar_chart(prof.categories, "category", "Favourite categories", "Category"),
-                               key="seg.chart.categories")
-            left.plotly_chart(charts.share_bar_chart(prof.devices, "device", "Device mix", "Device"), key="seg.chart.devices")
-            right.plotly_chart(charts.share_bar_chart(prof.regions, "region", "Region mix", "Region"), key="seg.chart.regions")
-            left.plotly_chart(charts.response_chart(prof.response), key="seg.chart.response")
-            right.plotly_chart(charts.size_history_chart(prof.size_history, prof.name), key="seg.chart.history")
+            figures = charts.profile_figures(prof)
+            for pair in zip(figures[::2], figures[1::2]):  # two charts a row
+                for col, (name, fig) in zip(st.columns(2), pair):
+                    col.plotly_chart(fig, key=f"seg.chart.{name}")
         except CopyLiftError as err:
             show_error(err)
 

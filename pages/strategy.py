@@ -7,40 +7,17 @@ from datetime import date
 import streamlit as st
 
 from core.errors import CopyLiftError
-from core.generation.view import escape_markdown
-from core.number_format import money_column_format
 from core.strategy.allocation import MODES
-from core.strategy.plan import Plan, PlanSettings, outcome_frame, plan_from_dict, plan_to_dict, segment_frame
-from core.strategy.records import ACTION_LABELS, list_strategies, next_actions, load_strategy, save_strategy, set_status, strategy_history
-from core.strategy.charts import allocation_chart, expected_conversions_chart, lift_chart
+from core.strategy.export import EXPORT_MIME
 from core.strategy.inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
-from core.strategy.view import PERCENT_COLUMNS, POINT_COLUMNS, arms_table, headlines, plan_notes
+from core.strategy.plan import PlanSettings, plan_from_dict, plan_to_dict
+from core.strategy.records import (ACTION_LABELS, list_strategies, load_strategy, next_actions, save_plan, set_status,
+                                   strategy_history)
+from core.strategy.view import MODE_LABELS
 from pages.common import current_segment_label, get_config, get_predictor, get_store, show_error
+from pages.widgets import show_plan
 
 VIEWS = {"build": "Build a plan", "review": "Review, approve & export"}
-TABLE_FORMAT = ({c: st.column_config.NumberColumn(format="%.2f%%") for c in PERCENT_COLUMNS}
-                | {c: st.column_config.NumberColumn(format="%+.2f pts") for c in POINT_COLUMNS}
-                | {"revenue": st.column_config.NumberColumn(format=money_column_format())})
-MODE_LABELS = {"best": "Best predicted", "explore": "Explore (Thompson sampling)", "manual": "Manual shares"}
-MIME = {"csv": "text/csv", "json": "application/json",
-        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
-def show_plan(plan: Plan, key: str) -> None:
-    for col, tile in zip(st.columns(4), headlines(plan)):
-        col.metric(tile.label, tile.value, help=tile.help)
-    for note in plan_notes(plan):  # segment names are user text: shown literally
-        if note.level == "caption":
-            st.caption(escape_markdown(note.text))
-        else:
-            getattr(st, note.level)(escape_markdown(note.text), icon=note.icon)
-    arms = outcome_frame(plan)
-    left, right = st.columns(2)
-    left.plotly_chart(expected_conversions_chart(segment_frame(plan)), key=f"{key}.conv")
-    right.plotly_chart(allocation_chart(arms), key=f"{key}.alloc")
-    if arms["lift_pts"].notna().any():
-        st.plotly_chart(lift_chart(arms), key=f"{key}.lift")
-    st.dataframe(arms_table(plan), hide_index=True, column_config=TABLE_FORMAT)
 
 
 st.title("Strategy & Export")
@@ -120,9 +97,7 @@ if view == "build":
             save, submit = s1.button("Save draft", key="strategy.save"), s2.button("Save and submit", key="strategy.submit")
             if save or submit:
                 try:
-                    rec = save_strategy(store, plan, author=user)
-                    if submit:
-                        rec = set_status(store, rec.strategy_id, "submitted", author=user)
+                    rec = save_plan(store, plan, author=user, submit=submit)
                     st.session_state["strategy.pick"] = rec.strategy_id
                     st.session_state["strategy.view_next"] = "review"  # where its next step is
                     st.session_state["strategy.flash"] = f"Saved {rec.name} ({rec.strategy_id}) v{rec.version}: {rec.status}."
@@ -165,4 +140,4 @@ else:
             for fname, data in st.session_state.get("strategy.files", {}).items():
                 if fname.startswith(sid + "-"):
                     st.download_button(f"Download {fname}", data, file_name=fname, key=f"strategy.dl.{fname}",
-                                       mime=MIME[fname.rsplit(".", 1)[-1]], on_click="ignore")
+                                       mime=EXPORT_MIME[fname.rsplit(".", 1)[-1]], on_click="ignore")

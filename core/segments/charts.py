@@ -7,6 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from core.charts import require_columns
+from core.segments.profile import SegmentProfile
 
 
 def share_bar_chart(frame: pd.DataFrame, dimension: str, title: str, label: str) -> go.Figure:
@@ -79,3 +80,15 @@ def overlap_heatmap(frame: pd.DataFrame) -> go.Figure:
     fig.update_layout(title="Overlap: share of the row segment also in the column segment",
                       xaxis_title="Also in", yaxis_title="Members of")
     return fig
+
+
+def profile_figures(profile: SegmentProfile) -> list[tuple[str, go.Figure]]:
+    """The profile's six figures with a short name each, in reading order (two per row on the page)."""
+    return [
+        ("rfm", rfm_chart(profile.rfm)),
+        ("categories", share_bar_chart(profile.categories, "category", "Favourite categories", "Category")),
+        ("devices", share_bar_chart(profile.devices, "device", "Device mix", "Device")),
+        ("regions", share_bar_chart(profile.regions, "region", "Region mix", "Region")),
+        ("response", response_chart(profile.response)),
+        ("history", size_history_chart(profile.size_history, profile.name)),
+    ]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import StoreError, ValidationError
-from core.formula_cells import FORMULA_PREFIXES, neutralize  # noqa: F401  (neutralize: part of this module's API)
+from core.formula_cells import FORMULA_PREFIXES, neutralize
 from core.store import Store
 from core.strategy.plan import CONTROL_ARM, SegmentPlan
 from core.strategy.records import StrategyRecord, approval_of, load_strategy, set_status
@@ -37,6 +37,9 @@ from core.strategy.records import StrategyRecord, approval_of, load_strategy, se
 EXPORT_FORMAT = "copylift-strategy-export/1"
 EXPORTABLE = ("approved", "exported", "measured")
 XLSX_MAX_ASSIGNMENTS = 100_000
+# Content types of the files an export holds, by extension (for downloads).
+EXPORT_MIME = {"csv": "text/csv", "json": "application/json",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 # Keys of a variant's settings_json worth lifting to the top of its manifest entry.
 GENERATION_KEYS = ("temperature", "top_p", "top_k", "seed", "max_new_tokens", "repetition_penalty", "do_sample")
 MODEL_VERSION_KEYS = ("model_version", "model_revision", "model_sha256", "model_hash")

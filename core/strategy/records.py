@@ -112,6 +112,12 @@ def save_strategy(
     return _insert(store, sid, plan.name, status, plan, author, comment, allowed)
 
 
+def save_plan(store: Store, plan: Plan, *, author: str | None, submit: bool = False) -> StrategyRecord:
+    """Save a new plan as a draft and, when asked, submit it for approval at once."""
+    record = save_strategy(store, plan, author=author)
+    return set_status(store, record.strategy_id, "submitted", author=author) if submit else record
+
+
 def set_status(
     store: Store, strategy_id: str, status: str, *, author: str | None = None, comment: str | None = None
 ) -> StrategyRecord:

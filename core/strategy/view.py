@@ -15,6 +15,9 @@ from core.number_format import DEFAULT_CURRENCY, Headline, count, money
 from core.strategy.plan import Plan, outcome_frame, plan_totals
 
 
+MODE_LABELS = {"best": "Best predicted", "explore": "Explore (Thompson sampling)", "manual": "Manual shares"}
+
+
 @dataclass(frozen=True)
 class Note:
     """A message for the planner; ``level`` is ``warning``, ``info`` or ``caption``."""

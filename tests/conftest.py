@@ -84,3 +84,39 @@ def _rejected_rows_in_test_temp(tmp_path_factory, monkeypatch):
 
     monkeypatch.setattr(rejects, "REJECTS_DIR", tmp_path_factory.getbasetemp() / "rejects")
 
+
+# -- AppTest (one way to open the app on a page) ------------------------------------
+APP = ROOT / "app.py"
+
+
+def app_errors(at) -> list[str]:
+    """Each exception the app raised, with the last lines of its stack trace (for assert messages)."""
+    return [e.value + "\n" + "\n".join(e.stack_trace[-4:]) for e in at.exception]
+
+
+@pytest.fixture
+def open_page(app_env):
+    """``open_page(page=None, timeout=90, check=True, state=None)``: the app in AppTest on ``app_env``.
+
+    Seeds ``state`` (session-state keys such as "strategy.view" have dots, hence a dict) into session
+    state, runs the app's frame, switches to ``page`` (for example "pages/data.py") when given, and,
+    with ``check``, asserts after each run that nothing raised. Seed the database and patch the app
+    before calling it: the first run reads both.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def _open(page: str | None = None, *, timeout: float = 90, check: bool = True,
+              state: dict | None = None) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        for key, value in (state or {}).items():
+            at.session_state[key] = value
+        at.run()
+        if check:
+            assert not at.exception, app_errors(at)
+        if page is not None:
+            at.switch_page(page).run()
+            if check:
+                assert not at.exception, app_errors(at)
+        return at
+
+    return _open

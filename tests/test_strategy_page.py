@@ -162,3 +162,13 @@ def test_the_view_survives_reruns_and_can_be_switched_back(page):
     at.session_state["strategy.view"] = "build"
     at.run()
     assert at.button(key="strategy.build")
+
+
+def test_a_view_seeded_in_session_state_is_the_one_opened(app_env, open_page, monkeypatch):
+    _seed_db(app_env / "data" / "copylift.duckdb")
+    monkeypatch.setattr(pages.common, "get_predictor", lambda: FakePredictor())
+    monkeypatch.setattr(core.prediction.scoring, "predict_variants", fake_predict_variants)
+    at = open_page("pages/strategy.py", timeout=60, state={"strategy.view": "review"})
+    assert at.session_state["strategy.view"] == "review"
+    assert any("No saved strategies yet" in i.value for i in at.info)
+    assert "strategy.build" not in [b.key for b in at.button]

@@ -62,7 +62,7 @@ from harness import (  # noqa: E402
     wait_text,
 )
 
-SHOPIFY = ROOT.parent / "shared" / "realdata" / "shopify" / "shopify_orders_export_devstore_redacted.csv"
+SHOPIFY = ROOT / "tests" / "fixtures" / "realdata" / "shopify" / "shopify_orders_export_devstore_redacted.csv"
 CHECKED = ("variants", "events", "users", "products", "import_log", "model_versions", "exposures")
 
 
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CHROMIUM} is missing: run `make browser`", file=sys.stderr)
         return 2
     if not SHOPIFY.exists():
-        print(f"{SHOPIFY} is missing (shared/realdata next to the repository)", file=sys.stderr)
+        print(f"{SHOPIFY} is missing (the test fixtures of the repository)", file=sys.stderr)
         return 2
     from core.config import load_config
     from core.generation.model import ensure_converted, resolve_source

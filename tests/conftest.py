@@ -13,7 +13,9 @@ if str(ROOT) not in sys.path:
 
 from core.store import Store  # noqa: E402
 
-REALDATA = ROOT.parent / "shared" / "realdata"
+# The public real export files the import tests read, kept in the repository so a fresh clone
+# with nothing beside it runs every test (sources and licences: tests/fixtures/realdata/README.md).
+REALDATA = ROOT / "tests" / "fixtures" / "realdata"
 
 
 @pytest.fixture
@@ -38,8 +40,6 @@ def app_env(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    if not REALDATA.exists():
-        pytest.skip("shared/realdata is not next to the repository")
     return REALDATA
 
 
@@ -83,3 +83,40 @@ def _rejected_rows_in_test_temp(tmp_path_factory, monkeypatch):
     import core.ingest.rejects as rejects
 
     monkeypatch.setattr(rejects, "REJECTS_DIR", tmp_path_factory.getbasetemp() / "rejects")
+
+
+# -- AppTest (one way to open the app on a page) ------------------------------------
+APP = ROOT / "app.py"
+
+
+def app_errors(at) -> list[str]:
+    """Each exception the app raised, with the last lines of its stack trace (for assert messages)."""
+    return [e.value + "\n" + "\n".join(e.stack_trace[-4:]) for e in at.exception]
+
+
+@pytest.fixture
+def open_page(app_env):
+    """``open_page(page=None, timeout=90, check=True, state=None)``: the app in AppTest on ``app_env``.
+
+    Seeds ``state`` (session-state keys such as "strategy.view" have dots, hence a dict) into session
+    state, runs the app's frame, switches to ``page`` (for example "pages/data.py") when given, and,
+    with ``check``, asserts after each run that nothing raised. Seed the database and patch the app
+    before calling it: the first run reads both.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def _open(page: str | None = None, *, timeout: float = 90, check: bool = True,
+              state: dict | None = None) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        for key, value in (state or {}).items():
+            at.session_state[key] = value
+        at.run()
+        if check:
+            assert not at.exception, app_errors(at)
+        if page is not None:
+            at.switch_page(page).run()
+            if check:
+                assert not at.exception, app_errors(at)
+        return at
+
+    return _open

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.errors import ModelUnavailable
 from core.store import Store
 from core.generation.working_set import list_working_set
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 class FakeModel:
     """Stands in for LanguageModel: same interface, scripted lines, no weights."""
@@ -36,15 +31,11 @@ LINES = ["{first_name}, 20% off {product} starts now", "Your next run: 20% off w
 
 
 @pytest.fixture
-def page(sample_app_env, monkeypatch):
+def page(sample_app_env, open_page, monkeypatch):
     import pages.common
 
     monkeypatch.setattr(pages.common, "get_language_model", lambda: FakeModel(LINES))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.run()
-    at.switch_page("pages/copy_lab.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("pages/copy_lab.py", timeout=90)
 
 
 def _generate(at: AppTest, product: str) -> None:
@@ -87,16 +78,14 @@ def test_edit_that_breaks_the_offer_needs_a_reason(page):
     assert at.dataframe  # the working set now shows a row
 
 
-def test_missing_model_shows_a_message_not_a_traceback(sample_app_env, monkeypatch):
+def test_missing_model_shows_a_message_not_a_traceback(sample_app_env, open_page, monkeypatch):
     import pages.common
 
     def broken():
         raise ModelUnavailable("The default language model is not installed. Run `make setup`.")
 
     monkeypatch.setattr(pages.common, "get_language_model", broken)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.run()
-    at.switch_page("pages/copy_lab.py").run()
+    at = open_page("pages/copy_lab.py", timeout=90)
     _generate(at, "Trail Running Shoes")
     assert any("make setup" in e.value for e in at.error)
 

@@ -5,28 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
+import pytest
 
 from core.ingest import run_import
 from core.store import Store
 
 FIX = Path(__file__).parent / "fixtures" / "import"
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-def _open_data_page(app_env) -> AppTest:
-    # A non-empty database, so the app does not load the sample shop on first start.
+@pytest.fixture
+def data_page(app_env, open_page):
+    """The Data page on a non-empty database, so the app does not load the sample shop on first start."""
     with Store(app_env / "data" / "copylift.duckdb") as store:
         run_import(store, [FIX / "retail_cp1252.csv"])
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/data.py").run()
-    assert not at.exception
-    return at
+    return open_page("pages/data.py", timeout=60)
 
 
-def test_upload_preview_import_and_undo(app_env, realdata):
-    at = _open_data_page(app_env)
+def test_upload_preview_import_and_undo(data_page, realdata):
+    at = data_page
     data = (realdata / "shopify/shopify_orders_export_devstore_redacted.csv").read_bytes()
     at.file_uploader(key="data.upload").upload("orders.csv", data, "text/csv").run()
     assert not at.exception
@@ -45,8 +41,8 @@ def test_upload_preview_import_and_undo(app_env, realdata):
     assert any("Import 2 undone: removed 2 users, 5 products, 120 events." == s.value for s in at.success)
 
 
-def test_ambiguous_dates_ask_and_remember_the_order(app_env):
-    at = _open_data_page(app_env)
+def test_ambiguous_dates_ask_and_remember_the_order(data_page):
+    at = data_page
     at.file_uploader(key="data.upload").upload("dates.csv", (FIX / "ambiguous_dates.csv").read_bytes(),
                                                 "text/csv").run()
     assert not at.exception
@@ -62,8 +58,8 @@ def test_ambiguous_dates_ask_and_remember_the_order(app_env):
     assert store.get_setting("import.day_first") is True  # the next ambiguous file defaults to day-first
 
 
-def test_unrecognised_file_offers_the_mapping(app_env):
-    at = _open_data_page(app_env)
+def test_unrecognised_file_offers_the_mapping(data_page):
+    at = data_page
     at.file_uploader(key="data.upload").upload("kasse.csv", (FIX / "generic_sales.csv").read_bytes(),
                                                 "text/csv").run()
     assert any("generic mapping" in e.value for e in at.error)
@@ -80,10 +76,10 @@ def test_unrecognised_file_offers_the_mapping(app_env):
     assert any("Imported 2 of 2 rows" in s.value for s in at.success)
 
 
-def test_gzipped_upload_and_refused_undo_on_the_page(app_env, realdata, tmp_path):
+def test_gzipped_upload_and_refused_undo_on_the_page(data_page, realdata, tmp_path):
     import gzip
 
-    at = _open_data_page(app_env)  # import 1: retail_cp1252.csv
+    at = data_page  # import 1: retail_cp1252.csv
     data = gzip.compress((realdata / "online_retail/uci_online_retail_random_sample_jerryaoverton.csv").read_bytes())
     at.file_uploader(key="data.upload").upload("uci.csv.gz", data, "application/gzip").run()
     assert not at.exception

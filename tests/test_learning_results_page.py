@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.store import Store
 from tests.learning_world import TINY, aggregate_results_csv, build_world, exported_strategy
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
 @pytest.fixture
-def results_page(app_env, monkeypatch):
+def results_page(app_env, open_page, monkeypatch):
     """The page on a tiny shop (so training takes seconds) with one exported strategy."""
     import core.learning.retrain as learning
 
@@ -24,11 +19,7 @@ def results_page(app_env, monkeypatch):
     with Store(app_env / "data" / "copylift.duckdb") as store:
         build_world(store)
         sid = exported_strategy(store)
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    at.switch_page("pages/results.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at, sid
+    return open_page("pages/results.py", timeout=180), sid
 
 
 def test_upload_readout_and_retrain(results_page):

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
 
 from core.config import load_config
 from core.generation.model import warm_runtime
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def test_config_turns_the_warmup_on_by_default_and_off_by_env(tmp_path):
@@ -34,8 +29,8 @@ def _warmup_thread():
     return start_model_runtime_warmup()  # the cached value of the app's own call
 
 
-def test_app_start_runs_the_warmup_thread_once(app_env):
-    at = AppTest.from_file(APP, default_timeout=60).run()
+def test_app_start_runs_the_warmup_thread_once(open_page):
+    at = open_page(timeout=60)
     assert not at.exception
     thread = _warmup_thread()
     assert thread is not None and thread.name == "copylift-warm-model-runtime"
@@ -45,8 +40,8 @@ def test_app_start_runs_the_warmup_thread_once(app_env):
     assert _warmup_thread() is thread
 
 
-def test_warmup_off_starts_nothing(app_env, monkeypatch):
+def test_warmup_off_starts_nothing(open_page, monkeypatch):
     monkeypatch.setenv("COPYLIFT_WARM_MODEL_RUNTIME", "0")
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_page(timeout=60)
     assert not at.exception
     assert _warmup_thread() is None

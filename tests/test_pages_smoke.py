@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from tests.conftest import APP, app_errors
+
 PAGES = (
     "pages/data.py",
     "pages/segments.py",
@@ -16,10 +14,6 @@ PAGES = (
     "pages/strategy.py",
     "pages/results.py",
 )
-
-
-def _errors(at: AppTest) -> list[str]:
-    return [e.value + "\n" + "\n".join(e.stack_trace[-4:]) for e in at.exception]
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +29,7 @@ def full_error_details():
 
 @pytest.fixture(scope="module")
 def registered_pages() -> list[str]:
-    text = Path(APP).read_text(encoding="utf-8")
+    text = APP.read_text(encoding="utf-8")
     return [p for p in PAGES if f'"{p}"' in text]
 
 
@@ -44,20 +38,15 @@ def test_all_pages_are_registered(registered_pages):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_on_sample_data(sample_app_env, page):
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
-    assert not at.exception, _errors(at)
-    at.switch_page(page).run()
-    assert not at.exception, _errors(at)
+def test_page_renders_on_sample_data(sample_app_env, open_page, page):
+    at = open_page(page, timeout=90)  # asserts no exception on the frame's run and on the page's
     if page == "pages/data.py":
         assert not at.error, [e.value for e in at.error]
 
 
-def test_first_start_loads_the_sample_into_an_empty_database(app_env):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    assert not at.exception, _errors(at)
+def test_first_start_loads_the_sample_into_an_empty_database(app_env, open_page):
+    at = open_page(timeout=120)
+    assert not at.exception, app_errors(at)
     from pages.common import get_config, get_store
 
     # The app's own cached store (a second connection to the file would be refused).
@@ -68,20 +57,19 @@ def test_first_start_loads_the_sample_into_an_empty_database(app_env):
     assert metrics.get("Users") == "5,000"
 
 
-def test_reset_needs_confirmation_then_restores_the_sample(sample_app_env):
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.run()
+def test_reset_needs_confirmation_then_restores_the_sample(sample_app_env, open_page):
+    at = open_page(timeout=90)
     # Simulate data drift: remove all views, as if someone had deleted them.
     from pages.common import get_store
 
     get_store().execute("DELETE FROM events WHERE event_type = 'view'")
     at.button(key="data.reset_submit").click().run()
-    assert not at.exception, _errors(at)
+    assert not at.exception, app_errors(at)
     assert any("confirmation" in w.value for w in at.warning)
     assert get_store().scalar("SELECT count(*) FROM events WHERE event_type = 'view'") == 0
 
     at.checkbox(key="data.reset_confirm").check()
     at.button(key="data.reset_submit").click().run()
-    assert not at.exception, _errors(at)
+    assert not at.exception, app_errors(at)
     assert any("Reset done" in s.value for s in at.success)
     assert get_store().scalar("SELECT count(*) FROM events WHERE event_type = 'view'") > 100_000

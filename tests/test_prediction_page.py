@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from core.config import load_config
 from core.prediction.training import FAST_SETTINGS, train_model
 from core.store import Store
 from prediction_fixtures import fill_store
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture
@@ -24,14 +19,8 @@ def trained_app(app_env):
     return app_env
 
 
-def _open_predict(at: AppTest) -> AppTest:
-    at.run()
-    at.switch_page("pages/predict.py").run()
-    return at
-
-
-def test_predict_page_scores_past_variants_with_control_and_reasons(trained_app):
-    at = _open_predict(AppTest.from_file(APP, default_timeout=120))
+def test_predict_page_scores_past_variants_with_control_and_reasons(trained_app, open_page):
+    at = open_page("pages/predict.py", timeout=120)
     assert not at.exception
     assert at.title[0].value == "Predict"
     at.selectbox(key="predict.campaign").set_value("Campaign 2")
@@ -49,19 +38,19 @@ def test_predict_page_scores_past_variants_with_control_and_reasons(trained_app)
     assert len(at.get("plotly_chart")) >= 2
 
 
-def test_predict_page_without_a_model_offers_training(app_env):
+def test_predict_page_without_a_model_offers_training(app_env, open_page):
     cfg = load_config()
     with Store(cfg.db_path) as store:
         fill_store(store, n_users=60, n_campaigns=2)
-    at = _open_predict(AppTest.from_file(APP, default_timeout=120))
+    at = open_page("pages/predict.py", timeout=120)
     assert not at.exception
     assert any("Train a model" in i.value for i in at.info)
 
 
-def test_history_as_control_is_drawn_in_the_rate_chart(trained_app):
+def test_history_as_control_is_drawn_in_the_rate_chart(trained_app, open_page):
     import json
 
-    at = _open_predict(AppTest.from_file(APP, default_timeout=120))
+    at = open_page("pages/predict.py", timeout=120)
     at.selectbox(key="predict.campaign").set_value("Campaign 2")
     at.selectbox(key="predict.control").set_value("__history__")
     at.button(key="FormSubmitter:predict.form-Predict").click().run()

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.segments import EVERYONE, SegmentRef, count_segment
 from core.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def _open(sample_app_env) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    at.run()
-    at.switch_page("pages/segments.py").run()
-    assert not at.exception, at.exception
-    return at
+@pytest.fixture
+def page(sample_app_env, open_page) -> AppTest:
+    return open_page("pages/segments.py", timeout=90)
 
 
 def _metric(at: AppTest, label: str) -> str:
@@ -29,8 +23,8 @@ def _db(sample_app_env) -> Store:
     return Store(sample_app_env / "data" / "copylift.duckdb")
 
 
-def test_pick_a_builtin_sets_the_session_segment(sample_app_env):
-    at = _open(sample_app_env)
+def test_pick_a_builtin_sets_the_session_segment(page):
+    at = page
     assert at.session_state["segment"] == EVERYONE
     at.selectbox(key="seg.pick").set_value("rfm_champions").run()
     assert not at.exception, at.exception
@@ -41,8 +35,8 @@ def test_pick_a_builtin_sets_the_session_segment(sample_app_env):
     assert len([s for s in at.selectbox if s.key.startswith("seg.feature.")]) == 2
 
 
-def test_build_save_and_pick_a_segment(sample_app_env):
-    at = _open(sample_app_env)
+def test_build_save_and_pick_a_segment(page, sample_app_env):
+    at = page
     at.button(key="seg.add").click().run()
     feature = next(s for s in at.selectbox if s.key.startswith("seg.feature."))
     feature.set_value("views_30d").run()
@@ -74,8 +68,8 @@ def test_build_save_and_pick_a_segment(sample_app_env):
         assert count_segment(store, rules) == shown
 
 
-def test_profile_and_compare_render_charts(sample_app_env):
-    at = _open(sample_app_env)
+def test_profile_and_compare_render_charts(page):
+    at = page
     at.selectbox(key="seg.pick").set_value("cart_abandoners").run()
     at.toggle(key="seg.profile").set_value(True).run()
     assert not at.exception, at.exception
@@ -85,8 +79,8 @@ def test_profile_and_compare_render_charts(sample_app_env):
     assert len(at.get("plotly_chart")) == 8
 
 
-def test_saving_without_a_name_shows_an_error(sample_app_env):
-    at = _open(sample_app_env)
+def test_saving_without_a_name_shows_an_error(page):
+    at = page
     at.selectbox(key="seg.pick").set_value("reviewers").run()
     at.text_input(key="seg.name").input("   ")
     at.button(key="seg.save").click().run()

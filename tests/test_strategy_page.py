@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import core.prediction.scoring
 import pages.common
@@ -15,7 +13,6 @@ from core.prediction.types import VariantPrediction
 from core.store import Store
 from core.strategy.records import list_strategies, load_strategy
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 RATES = {"ctrl": 0.02, "v1": 0.03, "v2": 0.025}
 
 
@@ -62,18 +59,14 @@ def _seed_db(path):
 
 
 @pytest.fixture
-def page(app_env, monkeypatch):
+def page(app_env, open_page, monkeypatch):
     _seed_db(app_env / "data" / "copylift.duckdb")
     monkeypatch.setattr(pages.common, "get_predictor", lambda: FakePredictor())
     monkeypatch.setattr(core.prediction.scoring, "predict_variants", fake_predict_variants)
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    at.switch_page("pages/strategy.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("pages/strategy.py", timeout=60)
 
 
-def test_full_flow_build_submit_approve_export(page, app_env):
+def test_full_flow_build_submit_approve_export(page, app_env, open_page):
     at = page
     at.text_input(key="strategy.user").input("mia")
     assert at.multiselect(key="strategy.segments").value == ["All customers"]
@@ -101,7 +94,7 @@ def test_full_flow_build_submit_approve_export(page, app_env):
     sid = list_strategies(store)["strategy_id"].iloc[0]
     assert load_strategy(store, sid).status == "submitted"
     # AppTest drops the sidebar after switch_page; a fresh run of the frame shows it.
-    frame = AppTest.from_file(str(APP), default_timeout=60).run()
+    frame = open_page(timeout=60)
     assert "🧭 1 strategy awaiting approval" in [c.value for c in frame.caption]
 
     at.text_input(key="strategy.user").input("boss")
@@ -168,12 +161,10 @@ def test_manual_shares_are_validated_on_the_page(page):
     assert [round(a["share"], 2) for a in arms] == [0.1, 0.6, 0.3]
 
 
-def test_empty_state_without_predictor(app_env, monkeypatch):
+def test_empty_state_without_predictor(app_env, open_page, monkeypatch):
     _seed_db(app_env / "data" / "copylift.duckdb")
     monkeypatch.setattr(pages.common, "get_predictor", lambda: None)
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    at.switch_page("pages/strategy.py").run()
+    at = open_page("pages/strategy.py", timeout=60)
     assert not at.exception
     assert any("train a model on the Predict page" in i.value for i in at.info)
 
@@ -190,3 +181,13 @@ def test_the_view_survives_reruns_and_can_be_switched_back(page):
     at.session_state["strategy.view"] = "build"
     at.run()
     assert at.button(key="strategy.build")
+
+
+def test_a_view_seeded_in_session_state_is_the_one_opened(app_env, open_page, monkeypatch):
+    _seed_db(app_env / "data" / "copylift.duckdb")
+    monkeypatch.setattr(pages.common, "get_predictor", lambda: FakePredictor())
+    monkeypatch.setattr(core.prediction.scoring, "predict_variants", fake_predict_variants)
+    at = open_page("pages/strategy.py", timeout=60, state={"strategy.view": "review"})
+    assert at.session_state["strategy.view"] == "review"
+    assert any("No saved strategies yet" in i.value for i in at.info)
+    assert "strategy.build" not in [b.key for b in at.button]

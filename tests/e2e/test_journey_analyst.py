@@ -10,8 +10,6 @@ import csv
 import io
 from pathlib import Path
 
-import pytest
-
 from harness import (
     assert_clean,
     check,
@@ -27,8 +25,8 @@ from harness import (
     upload,
     wait_text,
 )
+from tests.conftest import REALDATA
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 SHOPIFY = REALDATA / "shopify" / "shopify_orders_export_devstore_redacted.csv"
 
 MALFORMED = (
@@ -56,8 +54,6 @@ def _clear_uploads(page) -> None:
 
 
 def test_analyst_imports_shopify_and_a_malformed_file(page, tmp_path):
-    if not SHOPIFY.exists():
-        pytest.skip("shared/realdata is not next to the repository")
     events_before = number(metric(page, "Events"))
 
     # 1. The real Shopify export: preview first.

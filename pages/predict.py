@@ -11,6 +11,7 @@ from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, train_model
 from core.prediction.view import best_variant_headline, candidate_variants, chart_rows, incremental_outcomes, lift_matrix, prediction_table, revenue_per_conversion
 from pages.common import current_segment, current_segment_label, get_config, get_predictor, get_store, show_error
+from core.segments import list_segments
 
 HISTORY = "__history__"
 # The page scores the conversion model (get_predictor's default): rates in percent, lifts in points.
@@ -124,8 +125,6 @@ if results and results["segment"] == current_segment_label():
         tile = best_variant_headline(extra, results["send_size"])
         st.metric(tile.label, tile.value, help=tile.help)
     if st.button("Compare lift across segments", key="predict.heatmap"):
-        from core.segments import list_segments
-
         try:
             with st.status("Scoring every segment…") as status:
                 bar = st.progress(0.0)

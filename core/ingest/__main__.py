@@ -20,6 +20,7 @@ from core.ingest.formats import olist
 from core.ingest.importer import run_import
 from core.ingest.mapping import load_mapping
 from core.ingest.sniff import SourceFile
+from core.ingest.sniff import is_gzip
 
 
 def _groups(paths: list[Path], fmt: str | None) -> list[list[Path]]:
@@ -29,7 +30,6 @@ def _groups(paths: list[Path], fmt: str | None) -> list[list[Path]]:
     import csv
     import gzip
 
-    from core.ingest.sniff import is_gzip
 
     olist_files, others = [], []
     for p in paths:

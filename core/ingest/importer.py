@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as pa_ipc
 
+from core.ingest.dates import range_issues
 from core.config import load_config
 from core.errors import ImportFailed, ValidationError
 from core.formula_cells import neutralize
@@ -253,8 +254,6 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
             )
     for name in ctx.staged if ctx.dates_out_of_range() else []:
         if "ts" in [r[0] for r in cur.execute(f"DESCRIBE {name}").fetchall()]:
-            from core.ingest.dates import range_issues
-
             issues += range_issues(cur, name, "ts", name.removeprefix("stg_") + " dates")
     rows_read = sum(f["rows_read"] for f in files)
     primary = next(f"stg_{t}" for t in PREVIEW_ORDER if f"stg_{t}" in ctx.staged)

@@ -29,6 +29,10 @@ from core.prediction.metrics import binary_metrics, regression_metrics
 from core.prediction.scoring import predict_variants
 from core.prediction.training import TrainingSettings, fit_predictor
 from core.store import Store
+from core.segments import list_segments, segment_members
+from core.sample.truth import copy_frame
+from core.sample.truth import ResponseModel
+from core.sample.history import purchase_history_at
 
 
 def split_by_campaign(groups: np.ndarray, channels: np.ndarray, test_fraction: float = 0.25,
@@ -61,7 +65,6 @@ def _subset(data: TrainingData, mask: np.ndarray) -> TrainingData:
 
 def _oracle(store: Store, test: TrainingData, truth_dir: Path):
     """The true response model's probabilities for the test rows (None without sample truth)."""
-    from core.sample.truth import ResponseModel, copy_frame
 
     try:
         truth = ResponseModel.load(truth_dir)
@@ -88,7 +91,6 @@ def history_at_send(store: Store, user_ids: np.ndarray, variant_ids: np.ndarray)
     over purchases no campaign caused), read back from the database: the oracle must score
     each past exposure with what the user had done by then, not by the end of the window.
     """
-    from core.sample.history import purchase_history_at
 
     sent = store.df("SELECT user_id, variant_id, CAST(epoch(min(sent_at)) AS BIGINT) AS sent_s "
                     "FROM exposures GROUP BY user_id, variant_id")
@@ -107,8 +109,6 @@ MAX_SEGMENTS = 12
 
 def _segment_rates(store: Store, predictors: dict, truth, test_variants: pd.DataFrame) -> dict:
     """Spearman between predicted and true variant x segment rates, per predictor."""
-    from core.sample.truth import copy_frame
-    from core.segments import list_segments, segment_members
 
     copy = copy_frame(test_variants["copy_text"].tolist(), test_variants["channel"].tolist(),
                       [c if isinstance(c, str) else None for c in test_variants["category"]])

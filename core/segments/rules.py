@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from core.errors import ValidationError
 from core.store import quote_ident
+from core.segments.features import FEATURE_COLUMNS
 
 NUMBER, CATEGORY, BOOLEAN = "number", "category", "boolean"
 
@@ -279,7 +280,6 @@ def segment_query(rules: Any, as_of: Any, columns: tuple[str, ...] | None = None
     ``columns=None`` counts members; otherwise returns those feature columns,
     which must be names from ``core.segments.features.FEATURE_COLUMNS``.
     """
-    from core.segments.features import FEATURE_COLUMNS
 
     where, params = compile_where(rules)
     if columns is None:

@@ -9,7 +9,7 @@ from core.prediction.charts import incremental_chart, lift_heatmap, rate_chart
 from core.prediction.registry import latest_version
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, train_model
-from core.prediction.view import best_variant_headline, candidate_variants, chart_rows, incremental_outcomes, lift_matrix, prediction_table, revenue_per_conversion
+from core.prediction.view import best_variant_headline, default_control_index, candidate_variants, chart_rows, incremental_outcomes, lift_matrix, prediction_table, revenue_per_conversion
 from pages.common import current_segment, current_segment_label, get_config, get_predictor, get_store, show_error
 from core.segments import list_segments
 
@@ -76,9 +76,8 @@ with st.form("predict.form"):
         st.caption(f"Scoring the {len(variants)} variants of the Copy Lab's working set.")
         pool = variants
     ids = pool["variant_id"].astype(str).tolist()
-    flagged = pool.loc[pool["is_control"].fillna(False).astype(bool), "variant_id"].astype(str).tolist()
     options = [HISTORY, *ids]
-    control = st.selectbox("Control", options, index=options.index(flagged[0]) if flagged else 0,
+    control = st.selectbox("Control", options, index=default_control_index(pool, options),
                            format_func=lambda v: "The segment's historical rate" if v == HISTORY else v,
                            key="predict.control")
     send_size = st.number_input("Planned send size (users)", min_value=1, value=10_000, step=1_000,

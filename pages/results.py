@@ -15,6 +15,7 @@ from core.learning.view import readout_table
 from core.learning import charts as charts
 from core.learning import trust as trust_checks
 from core.errors import CopyLiftError
+from core.prediction.view import default_control_index
 from core.learning.experiments import readout
 from core.ingest import ImportOptions, preview, run_import
 from core.ingest import uploads as iup
@@ -146,9 +147,8 @@ def unplanned_section() -> None:
         names = dict(zip(campaigns["campaign_id"], campaigns["name"].fillna("")))
         cid = st.selectbox("Campaign", list(names), format_func=lambda c: f"{c} {names[c]}", key="results.campaign")
         arms = campaign_arms(store, cid)
-        flagged = arms.loc[arms["is_control"], "variant_id"].tolist()
         ids = arms["variant_id"].tolist()
-        control = st.selectbox("Control arm", ids, index=ids.index(flagged[0]) if flagged else 0,
+        control = st.selectbox("Control arm", ids, index=default_control_index(arms, ids),
                                key="results.campaign_control")
         result = readout(campaign_arms(store, cid, control_variant_id=control))
         for line in result.summary:

@@ -35,3 +35,14 @@ def test_a_variant_control_adds_nothing():
 def test_no_lift_known_adds_nothing():
     table = _table([("A", "sms", 3.0, 2.5, 3.5, None, False)])
     assert len(chart_rows(table)) == 1
+
+
+def test_default_control_is_the_first_flagged_row_among_the_options():
+    import pandas as pd
+
+    from core.prediction.view import default_control_index
+
+    rows = pd.DataFrame({"variant_id": ["a", "b", "c"], "is_control": [False, True, True]})
+    assert default_control_index(rows, ["__history__", "a", "b", "c"]) == 2
+    assert default_control_index(rows.assign(is_control=[False, None, False]), ["a", "b", "c"]) == 0
+    assert default_control_index(rows, ["a", "c"]) == 1  # the flagged row must be offered

@@ -20,6 +20,15 @@ from core.prediction.types import VariantPrediction
 from core.store import Store
 
 
+def default_control_index(rows: pd.DataFrame, options: Sequence[str]) -> int:
+    """Where a control picker starts: the first row flagged ``is_control`` among ``options``, else the first option.
+
+    The one rule for the Predict page's control and the Results page's control arm.
+    """
+    flagged = rows.loc[rows["is_control"].fillna(False).astype(bool), "variant_id"].astype(str)
+    return next((list(options).index(v) for v in flagged if v in options), 0)
+
+
 def candidate_variants(store: Store) -> tuple[pd.DataFrame, str]:
     """Variants to score: the Copy Lab's working set, else past variants (and which it is)."""
     working = list_working_set(store)

@@ -16,7 +16,9 @@ from core.config import SAMPLE_DIR
 from core.errors import ValidationError
 from core.sample.truth import ResponseModel, copy_frame
 from core.ingest.sample import CSV_COLUMNS, SAMPLE_TABLES, csv_name
-from core.sample.world import SECONDS_PER_DAY, SampleSpec, _bool_text, _campaigns, _day_weights, _events_frame, _exposures, _money, _organic_events, _products, _snapshot, _traits_frame, _ts, _users
+from core.sample.exposures import draw_exposures, history_snapshot, traits_frame
+from core.sample.world import (SECONDS_PER_DAY, SampleSpec, bool_text, build_campaigns, build_products, build_users, day_weights,
+                               events_frame, money_text, organic_events, timestamps)
 
 
 # -- writing -------------------------------------------------------------------
@@ -69,17 +71,17 @@ def generate(
     start_s = end_s - spec.days * SECONDS_PER_DAY
     model = ResponseModel()
 
-    products = _products(spec, np.random.default_rng([seed, 1]))
-    users, lat = _users(spec, np.random.default_rng([seed, 2]), end_s)
-    campaigns, variants = _campaigns(spec, np.random.default_rng([seed, 3]), products, end_s)
-    day_w = _day_weights(spec, np.random.default_rng([seed, 4]))
+    products = build_products(spec, np.random.default_rng([seed, 1]))
+    users, lat = build_users(spec, np.random.default_rng([seed, 2]), end_s)
+    campaigns, variants = build_campaigns(spec, np.random.default_rng([seed, 3]), products, end_s)
+    day_w = day_weights(spec, np.random.default_rng([seed, 4]))
     day_cdf = np.cumsum(day_w) / day_w.sum()
     vcopy = copy_frame(variants["copy_text"], variants["channel"], variants["category"])
 
     counts: dict[str, int] = {}
     _write_small(out / "users.csv", users, "users")
-    _write_small(out / "products.csv", products.assign(price=_money(products["price"].to_numpy())), "products")
-    _write_small(out / "campaigns.csv", campaigns.assign(sent_at=_ts(campaigns["sent_s"].to_numpy())), "campaigns")
+    _write_small(out / "products.csv", products.assign(price=money_text(products["price"].to_numpy())), "products")
+    _write_small(out / "campaigns.csv", campaigns.assign(sent_at=timestamps(campaigns["sent_s"].to_numpy())), "campaigns")
     _write_small(out / "variants.csv", _variants_out(variants, seed), "variants")
     counts.update(users=len(users), products=len(products), campaigns=len(campaigns), variants=len(variants))
 
@@ -94,14 +96,14 @@ def generate(
             hi = min(lo + spec.chunk_users, spec.n_users)
             rng = np.random.default_rng([seed, 10, chunk])
             clat = {k: v[lo:hi] for k, v in lat.items()}
-            ev = _organic_events(spec, rng, clat, products, day_cdf, start_s, end_s)
-            traits = _traits_frame(ids_all[lo:hi], users.iloc[lo:hi], clat, _snapshot(ev, hi - lo, end_s))
+            ev = organic_events(spec, rng, clat, products, day_cdf, start_s, end_s)
+            traits = traits_frame(ids_all[lo:hi], users.iloc[lo:hi], clat, history_snapshot(ev, hi - lo, end_s))
             # The copy must be scored for the (rounded) traits that are written out.
             traits = traits.round(6)
-            exposures, bought = _exposures(rng, model, traits, clat, ev, campaigns, variants, vcopy,
+            exposures, bought = draw_exposures(rng, model, traits, clat, ev, campaigns, variants, vcopy,
                                           products, end_s)
             ev = {k: np.concatenate([ev[k], bought[k]]) for k in ev}
-            frame = _events_frame(ev, ids_all[lo:hi], products, camp_ids, next_event, next_order, rng)
+            frame = events_frame(ev, ids_all[lo:hi], products, camp_ids, next_event, next_order, rng)
             next_event += len(frame)
             next_order += int((frame["event_type"] == "purchase").sum())
             ev_writer.write(frame)
@@ -130,12 +132,12 @@ def _write_small(path: Path, frame: pd.DataFrame, table: str) -> None:
 def _variants_out(variants: pd.DataFrame, seed: int) -> pd.DataFrame:
     created = variants["sent_s"].to_numpy() - 3 * SECONDS_PER_DAY
     return variants.assign(
-        is_control=_bool_text(variants["is_control"].to_numpy(bool)),
+        is_control=bool_text(variants["is_control"].to_numpy(bool)),
         origin="sample",
         in_working_set="false",
         brief_json=None, settings_json=None, model_name=None, seed=None,
         guardrails_json=None, override_reason=None,
-        created_at=_ts(created),
+        created_at=timestamps(created),
     )
 
 

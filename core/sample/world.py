@@ -9,8 +9,6 @@ import pandas as pd
 
 from core.sample import text as words
 from core.copy_features import CATEGORIES
-from core.sample.truth import AFFINITY_COLUMNS, TRAIT_COLUMNS, ResponseModel
-from core.sample.history import HISTORY_COLUMNS, purchase_history_at
 
 
 @dataclass(frozen=True)
@@ -37,20 +35,20 @@ CATEGORY_SHARE = np.array([0.16, 0.16, 0.13, 0.17, 0.11, 0.08, 0.09, 0.10])
 CHANNEL_MIX = ("email_subject",) * 14 + ("push",) * 10 + ("sms",) * 8 + ("banner",) * 8
 
 
-def _bool_text(values: np.ndarray) -> np.ndarray:
+def bool_text(values: np.ndarray) -> np.ndarray:
     return np.where(values, "true", "false")
 
 
-def _money(values: np.ndarray) -> np.ndarray:
+def money_text(values: np.ndarray) -> np.ndarray:
     return np.round(values.astype(float), 2)
 
 
-def _ts(seconds: np.ndarray) -> pd.Series:
+def timestamps(seconds: np.ndarray) -> pd.Series:
     return pd.Series(pd.to_datetime(seconds.astype("int64"), unit="s")).dt.strftime("%Y-%m-%d %H:%M:%S")
 
 
 # -- generation: products, users, campaigns ------------------------------------
-def _products(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
+def build_products(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
     per_cat = np.full(len(CATEGORIES), spec.products // len(CATEGORIES))
     per_cat[: spec.products % len(CATEGORIES)] += 1
     rows = []
@@ -83,7 +81,7 @@ def _products(spec: SampleSpec, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def _users(spec: SampleSpec, rng: np.random.Generator, end_s: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def build_users(spec: SampleSpec, rng: np.random.Generator, end_s: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     n = spec.n_users
     start_s = end_s - spec.days * SECONDS_PER_DAY
     new = rng.random(n) < 0.2
@@ -123,7 +121,7 @@ def _users(spec: SampleSpec, rng: np.random.Generator, end_s: int) -> tuple[pd.D
         "loyalty_tier": np.array(words.LOYALTY_TIERS)[tier],
         "first_name": names,
         "email": emails,
-        "accepts_marketing": _bool_text(rng.random(n) < 0.9),
+        "accepts_marketing": bool_text(rng.random(n) < 0.9),
     })
     latent = {
         "signup_s": signup_s.astype(np.int64),
@@ -138,7 +136,7 @@ def _users(spec: SampleSpec, rng: np.random.Generator, end_s: int) -> tuple[pd.D
     return users, latent
 
 
-def _campaigns(
+def build_campaigns(
     spec: SampleSpec, rng: np.random.Generator, products: pd.DataFrame, end_s: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     start_s = end_s - spec.days * SECONDS_PER_DAY
@@ -212,7 +210,7 @@ def _campaigns(
 
 
 # -- generation: events and exposures per chunk of users ----------------------
-def _day_weights(spec: SampleSpec, rng: np.random.Generator) -> np.ndarray:
+def day_weights(spec: SampleSpec, rng: np.random.Generator) -> np.ndarray:
     """Relative traffic per day: weekly rhythm, slow growth, two sale spikes."""
     d = np.arange(spec.days)
     weekday = np.array([1.0, 0.95, 0.95, 1.0, 1.1, 1.25, 1.2])[(d + 3) % 7]
@@ -226,7 +224,7 @@ HOUR_WEIGHTS = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2, 2.6, 2.8, 2.9, 3, 3
                          3.4, 4, 4.6, 4.8, 4.2, 3, 1.8], dtype=float)
 
 
-def _sample_times(rng: np.random.Generator, lo_s: np.ndarray, hi_s: np.ndarray, day_cdf: np.ndarray,
+def sample_times(rng: np.random.Generator, lo_s: np.ndarray, hi_s: np.ndarray, day_cdf: np.ndarray,
                   start_s: int) -> np.ndarray:
     """Event times between lo and hi, following the daily traffic curve and hour-of-day rhythm."""
     lo_d = np.clip((lo_s - start_s) / SECONDS_PER_DAY, 0, len(day_cdf) - 1)
@@ -242,7 +240,7 @@ def _sample_times(rng: np.random.Generator, lo_s: np.ndarray, hi_s: np.ndarray, 
     return np.clip(t, lo_s, hi_s)
 
 
-def _choose_products(rng: np.random.Generator, cats: np.ndarray, products: pd.DataFrame) -> np.ndarray:
+def choose_products(rng: np.random.Generator, cats: np.ndarray, products: pd.DataFrame) -> np.ndarray:
     out = np.empty(len(cats), dtype=np.int64)
     pcat = products["category"].map({c: i for i, c in enumerate(CATEGORIES)}).to_numpy()
     pop = products["popularity"].to_numpy()
@@ -254,7 +252,7 @@ def _choose_products(rng: np.random.Generator, cats: np.ndarray, products: pd.Da
     return out
 
 
-def _organic_events(spec: SampleSpec, rng: np.random.Generator, lat: dict, products: pd.DataFrame,
+def organic_events(spec: SampleSpec, rng: np.random.Generator, lat: dict, products: pd.DataFrame,
                     day_cdf: np.ndarray, start_s: int, end_s: int) -> dict[str, np.ndarray]:
     n = len(lat["activity"])
     active_days = np.maximum(lat["active_end_s"] - lat["active_start_s"], 0) / SECONDS_PER_DAY
@@ -265,8 +263,8 @@ def _organic_events(spec: SampleSpec, rng: np.random.Generator, lat: dict, produ
     aff = lat["affinity"][uidx]
     cat = (rng.random(m)[:, None] > np.cumsum(aff, axis=1)).sum(axis=1)
     cat = np.minimum(cat, len(CATEGORIES) - 1)
-    prod = _choose_products(rng, cat, products)
-    view_t = _sample_times(rng, lat["active_start_s"][uidx], lat["active_end_s"][uidx], day_cdf, start_s)
+    prod = choose_products(rng, cat, products)
+    view_t = sample_times(rng, lat["active_start_s"][uidx], lat["active_end_s"][uidx], day_cdf, start_s)
     aff_cat = aff[np.arange(m), cat]
     ps = lat["price_sensitivity"][uidx]
     price = products["price"].to_numpy()[prod]
@@ -299,124 +297,7 @@ def _organic_events(spec: SampleSpec, rng: np.random.Generator, lat: dict, produ
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 
-def _snapshot(ev: dict[str, np.ndarray], n: int, end_s: int) -> dict[str, np.ndarray]:
-    """Each user's organic purchase history as of the end of the window."""
-    buy = ev["type"] == "purchase"
-    u = ev["u"][buy]
-    last = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(last, u, ev["t"][buy])
-    freq = np.bincount(u, minlength=n).astype(float)
-    spend = np.bincount(u, weights=ev["price"][buy] * ev["qty"][buy], minlength=n)
-    recency = np.where(last >= 0, np.floor((end_s - last) / SECONDS_PER_DAY), 365.0)
-    return {"recency_days": recency, "frequency_180d": freq, "monetary_180d": np.round(spend, 2)}
-
-
-def _traits_frame(ids: np.ndarray, users: pd.DataFrame, lat: dict, snap: dict) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "user_id": ids,
-        "recency_days": snap["recency_days"],
-        "frequency_180d": snap["frequency_180d"],
-        "monetary_180d": snap["monetary_180d"],
-        "price_sensitivity": lat["price_sensitivity"],
-        "favourite_category": np.array(CATEGORIES)[lat["affinity"].argmax(axis=1)],
-        "loyalty_tier": users["loyalty_tier"].to_numpy(),
-        "age_band": users["age_band"].to_numpy(),
-    })
-    for j, col in enumerate(AFFINITY_COLUMNS):
-        frame[col] = lat["affinity"][:, j]
-    return frame[list(TRAIT_COLUMNS)]
-
-
-def _exposures(rng: np.random.Generator, model: ResponseModel, traits: pd.DataFrame, lat: dict,
-               organic: dict[str, np.ndarray], campaigns: pd.DataFrame, variants: pd.DataFrame,
-               vcopy: pd.DataFrame, products: pd.DataFrame,
-               end_s: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Who got which variant, what they did, and the purchases campaigns caused.
-
-    Each outcome is drawn with the user's purchase history as of the send, from
-    ``organic`` (the chunk's own behaviour): history written after the send would be
-    a look-ahead no predictor could match.
-    """
-    n = len(traits)
-    users_i, var_i = [], []
-    for ci, camp in campaigns.iterrows():
-        eligible = lat["accepts"] & (lat["signup_s"] < camp["sent_s"])
-        share = 0.8 + 0.2 * ((ci * 7919) % 100) / 100  # campaign audience size, fixed per campaign
-        members = np.flatnonzero(eligible & (rng.random(n) < share))
-        vids = np.flatnonzero(variants["campaign_id"].to_numpy() == camp["campaign_id"])
-        users_i.append(members)
-        var_i.append(vids[rng.integers(len(vids), size=len(members))])
-    u = np.concatenate(users_i)
-    v = np.concatenate(var_i)
-    sent = variants["sent_s"].to_numpy()[v]
-    buy = organic["type"] == "purchase"
-    history = purchase_history_at(organic["u"][buy], organic["t"][buy],
-                                  organic["price"][buy] * organic["qty"][buy], u, sent)
-    t = traits.iloc[u].reset_index(drop=True)
-    for col in HISTORY_COLUMNS:
-        t[col] = history[col].to_numpy()
-    c = vcopy.iloc[v].reset_index(drop=True)
-    p_conv = model.probability(t, c)
-    converted = rng.random(len(u)) < p_conv
-    p_click = model.click_probability(p_conv)
-    clicked = converted | (rng.random(len(u)) < (p_click - p_conv) / (1 - p_conv))
-    is_email = c["channel"].to_numpy() == "email_subject"
-    p_open = np.maximum(model.open_probability(t, c), p_click)
-    opened = np.where(is_email, clicked | (rng.random(len(u)) < (p_open - p_click) / (1 - p_click)), True)
-    # Campaign purchases: the promoted product, or a popular one from the campaign's category.
-    prod = products["product_id"].to_numpy()
-    pid_index = {p: i for i, p in enumerate(prod)}
-    var_prod = variants["product_id"].map(pid_index).fillna(-1).to_numpy(int)[v]
-    cat_idx = variants["category"].map({x: i for i, x in enumerate(CATEGORIES)}).to_numpy()[v]
-    k = np.flatnonzero(converted)
-    bought = var_prod[k].copy()
-    need = bought < 0
-    if need.any():
-        bought[need] = _choose_products(rng, cat_idx[k][need], products)
-    qty = rng.choice([1, 2], size=len(k), p=[0.9, 0.1])
-    pct = np.nan_to_num(variants["offer_value"].to_numpy(float))[v][k]
-    otype = variants["offer_type"].to_numpy()[v][k]
-    unit = products["price"].to_numpy()[bought]
-    unit = np.where(otype == "percent", unit * (1 - pct / 100), unit)
-    unit = np.where(otype == "amount", np.maximum(unit - pct / qty, 1.0), unit)
-    unit = np.round(unit, 2)
-    revenue = np.zeros(len(u))
-    revenue[k] = unit * qty
-    # A converting exposure is a visit from the message: view, click, cart, purchase.
-    view_t = sent[k] + rng.exponential(5 * 3600, len(k)).astype(np.int64) + 60
-    click_t = view_t + rng.integers(5, 120, len(k))
-    cart_t = click_t + rng.integers(30, 900, len(k))
-    buy_t = cart_t + rng.integers(60, 1800, len(k))
-    session_t = [np.minimum(x, end_s - 1) for x in (view_t, click_t, cart_t, buy_t)]
-    exposures = pd.DataFrame({
-        "user_idx": u,
-        "variant_id": variants["variant_id"].to_numpy()[v],
-        "campaign_id": variants["campaign_id"].to_numpy()[v],
-        "sent_at": _ts(sent),
-        "opened": _bool_text(opened),
-        "clicked": _bool_text(clicked),
-        "converted": _bool_text(converted),
-        "revenue": _money(revenue),
-        "strategy_id": None,
-    })
-    camp_index = {c: i for i, c in enumerate(campaigns["campaign_id"])}
-    kinds = ("view", "click", "add_to_cart", "purchase")
-    camp_of = np.array([camp_index[x] for x in exposures["campaign_id"].to_numpy()[k]], dtype=np.int64)
-    nan = np.full(len(k), np.nan)
-    zeros = np.zeros(len(k), int)
-    purchases = {
-        "u": np.tile(u[k], 4), "p": np.tile(bought, 4),
-        "type": np.repeat(np.array(kinds, dtype=object), len(k)),
-        "t": np.concatenate(session_t),
-        "qty": np.concatenate([zeros, zeros, qty, qty]),
-        "price": np.concatenate([nan, nan, unit, unit]),
-        "rating": np.tile(zeros, 4),
-        "campaign": np.tile(camp_of, 4),
-    }
-    return exposures, purchases
-
-
-def _events_frame(ev: dict[str, np.ndarray], ids: np.ndarray, products: pd.DataFrame,
+def events_frame(ev: dict[str, np.ndarray], ids: np.ndarray, products: pd.DataFrame,
                   campaign_ids: np.ndarray, first_event: int, first_order: int,
                   rng: np.random.Generator) -> pd.DataFrame:
     order = np.lexsort((ev["t"], ev["u"]))
@@ -440,9 +321,9 @@ def _events_frame(ev: dict[str, np.ndarray], ids: np.ndarray, products: pd.DataF
         "user_id": ids[ev["u"]],
         "product_id": products["product_id"].to_numpy()[ev["p"]],
         "event_type": etype,
-        "ts": _ts(ev["t"]),
+        "ts": timestamps(ev["t"]),
         "quantity": pd.Series(qty, dtype="Int64").where(qty > 0),
-        "price": _money(ev["price"]),
+        "price": money_text(ev["price"]),
         "rating": pd.Series(ev["rating"], dtype="Int64").where(is_review),
         "review_text": texts,
         "order_id": order_ids,

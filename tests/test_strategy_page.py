@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-import core.prediction.scoring
+import core.strategy.inputs
 import pages.common
 from core.prediction.types import VariantPrediction
 from core.store import Store
@@ -62,7 +62,7 @@ def _seed_db(path):
 def page(app_env, open_page, monkeypatch):
     _seed_db(app_env / "data" / "copylift.duckdb")
     monkeypatch.setattr(pages.common, "get_predictor", lambda: FakePredictor())
-    monkeypatch.setattr(core.prediction.scoring, "predict_variants", fake_predict_variants)
+    monkeypatch.setattr(core.strategy.inputs, "predict_variants", fake_predict_variants)
     return open_page("pages/strategy.py", timeout=60)
 
 
@@ -186,7 +186,7 @@ def test_the_view_survives_reruns_and_can_be_switched_back(page):
 def test_a_view_seeded_in_session_state_is_the_one_opened(app_env, open_page, monkeypatch):
     _seed_db(app_env / "data" / "copylift.duckdb")
     monkeypatch.setattr(pages.common, "get_predictor", lambda: FakePredictor())
-    monkeypatch.setattr(core.prediction.scoring, "predict_variants", fake_predict_variants)
+    monkeypatch.setattr(core.strategy.inputs, "predict_variants", fake_predict_variants)
     at = open_page("pages/strategy.py", timeout=60, state={"strategy.view": "review"})
     assert at.session_state["strategy.view"] == "review"
     assert any("No saved strategies yet" in i.value for i in at.info)

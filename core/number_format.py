@@ -24,31 +24,36 @@ class Headline:
     help: str | None = None
 
 
-def _missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _known(value: float | None) -> float | None:
+    """``value``, or None when it is missing (None or NaN), so one ``is None`` test covers both."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 def count(value: float | None) -> str:
     """A count of people or conversions, rounded, with thousands separators (``1,234``)."""
-    return MISSING if _missing(value) else f"{value:,.0f}"
+    known = _known(value)
+    return MISSING if known is None else f"{known:,.0f}"
 
 
 def pct(rate: float | None, decimals: int = 2) -> str:
     """A rate (0.0234) as a percentage (``2.34%``)."""
-    return MISSING if _missing(rate) else f"{rate * 100:.{decimals}f}%"
+    known = _known(rate)
+    return MISSING if known is None else f"{known * 100:.{decimals}f}%"
 
 
 def pts(lift: float | None, decimals: int = 2) -> str:
     """A difference of rates (0.0045) in percentage points, signed (``+0.45 pts``)."""
-    return MISSING if _missing(lift) else f"{lift * 100:+.{decimals}f} pts"
+    known = _known(lift)
+    return MISSING if known is None else f"{known * 100:+.{decimals}f} pts"
 
 
 def money(amount: float | None, currency: str = DEFAULT_CURRENCY, decimals: int = 0) -> str:
     """An amount with its currency sign and thousands separators (``$1,234``, ``-$56``)."""
-    if _missing(amount):
+    known = _known(amount)
+    if known is None:
         return MISSING
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{currency}{abs(amount):,.{decimals}f}"
+    sign = "-" if known < 0 else ""
+    return f"{sign}{currency}{abs(known):,.{decimals}f}"
 
 
 _NAMED_COLUMN_FORMATS = {"$": "dollar", "€": "euro", "¥": "yen"}

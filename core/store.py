@@ -37,6 +37,24 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def single_row(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = None) -> tuple[Any, ...]:
+    """The one row of a query that always returns exactly one (an aggregate, ``nextval``, a setting).
+
+    For use on a cursor inside ``Store.transaction``; outside one, ``Store.single_row`` reads the same way.
+    Such a query coming back empty means the database is not what CopyLift wrote, so it raises
+    ``StoreError`` instead of failing later on ``None``.
+    """
+    row = cur.execute(sql, params).fetchone()
+    if row is None:
+        raise StoreError(f"the database returned no row where one was expected: {' '.join(sql.split())[:120]}")
+    return row
+
+
+def single_value(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = None) -> Any:
+    """The first column of ``single_row``: a count, a max, a sequence value."""
+    return single_row(cur, sql, params)[0]
+
+
 class Store:
     """DuckDB-backed storage shared by every page and command-line tool.
 
@@ -168,7 +186,12 @@ class Store:
         return self._reader().execute(sql, params).fetchall()
 
     def one(self, sql: str, params: Params = None) -> tuple | None:
+        """The first row, or None when the query returned none (a lookup by id)."""
         return self._reader().execute(sql, params).fetchone()
+
+    def single_row(self, sql: str, params: Params = None) -> tuple[Any, ...]:
+        """The row of a query that always returns one (an aggregate); ``StoreError`` if it returned none."""
+        return single_row(self._reader(), sql, params)
 
     def scalar(self, sql: str, params: Params = None) -> Any:
         row = self.one(sql, params)
@@ -224,9 +247,9 @@ class Store:
 
     # -- schema --------------------------------------------------------------
     def schema_version(self) -> int:
-        exists = self._reader().execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
+        exists = single_value(
+            self._reader(), "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        )
         if not exists:
             return 0
         return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_version"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from core.number_format import money, money_column_format, pct, pts
+from core.number_format import MISSING, count, money, money_column_format, pct, pts
 
 
 def test_rates_read_as_percentages_with_two_decimals():
@@ -28,3 +28,9 @@ def test_money_has_the_sign_before_the_minus_and_thousands_separators():
 def test_table_formats_use_streamlits_named_currencies_when_there_is_one():
     assert money_column_format("$") == "dollar"
     assert money_column_format("CHF ") == "CHF %.2f"
+
+
+def test_missing_and_nan_read_as_n_a_in_every_format():
+    assert count(1234.4) == "1,234"
+    for value in (None, math.nan):
+        assert count(value) == pts(value) == money(value) == MISSING

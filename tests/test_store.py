@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import StoreError, ValidationError
 from core.migrations import MIGRATIONS, TABLES
-from core.store import Store
+from core.store import Store, single_row, single_value
 
 
 def test_migrations_create_every_table(store):
@@ -41,6 +41,23 @@ def test_nested_transactions_join_the_outer_one(store):
             assert store.count("products") == 1  # visible inside
             raise RuntimeError("boom")
     assert store.count("products") == 0
+
+
+def test_single_row_gives_the_aggregate_row_and_sees_the_open_transaction(store):
+    assert store.single_row("SELECT count(*), max(price) FROM products") == (0, None)
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO products (product_id, title, price) VALUES (?, ?, ?)", ["p1", "Mug", 9.5])
+        assert single_row(cur, "SELECT count(*), max(price) FROM products") == (1, 9.5)
+        assert single_value(cur, "SELECT count(*) FROM products WHERE product_id = ?", ["p1"]) == 1
+        assert store.single_row("SELECT count(*) FROM products") == (1,)
+
+
+def test_single_row_raises_store_error_when_the_query_returns_no_row(store):
+    with pytest.raises(StoreError, match="no row where one was expected"):
+        store.single_row("SELECT price FROM products WHERE product_id = ?", ["nope"])
+    with store.transaction() as cur, pytest.raises(StoreError):
+        single_value(cur, "SELECT 1 WHERE FALSE")
+    assert store.one("SELECT price FROM products WHERE product_id = ?", ["nope"]) is None  # lookups keep None
 
 
 def test_values_are_parameters_not_sql(store):

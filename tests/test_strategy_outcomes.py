@@ -44,6 +44,14 @@ def test_plan_totals_sum_segments():
     assert totals["incremental"] == pytest.approx(27.0)
 
 
+def test_plan_totals_are_unknown_not_partial_when_a_segment_has_no_baseline():
+    no_baseline = build_segment_plan(REF, [pred("v1", 0.03, 0.025, 0.035, control_rate=None)], members=100,
+                                     avg_order_value=10, settings=PlanSettings())
+    totals = plan_totals(Plan("p", PlanSettings(mode="best"), (_best_plan(1000), no_baseline)))
+    assert totals["sends"] == 1100
+    assert totals["conversions"] is None and totals["revenue_high"] is None and totals["incremental"] is None
+
+
 def test_do_not_send_when_best_variant_does_not_beat_control():
     preds = [pred("ctrl", 0.03, 0.027, 0.033, is_control=True),
              pred("v1", 0.029, 0.02, 0.04, control_rate=0.03)]

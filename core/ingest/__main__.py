@@ -31,7 +31,8 @@ def _groups(paths: list[Path], fmt: str | None) -> list[list[Path]]:
     import gzip
 
 
-    olist_files, others = [], []
+    olist_files: list[Path] = []
+    others: list[Path] = []
     for p in paths:
         try:
             opener = gzip.open if is_gzip(p) else open

@@ -10,7 +10,7 @@ imported, or NULL). Preview and import both run this; only import then writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import duckdb
 import numpy as np
@@ -20,7 +20,7 @@ import pyarrow.csv as pa_csv
 from core.errors import ValidationError
 from core.ingest import dates, numbers
 from core.ingest.sniff import Sniffed
-from core.store import quote_ident
+from core.store import quote_ident, single_value
 
 
 NULL_TEXT = "NULL::VARCHAR"  # what ``StageContext.text`` returns for a field with no column and no constant
@@ -94,7 +94,7 @@ def load_source(cur: duckdb.DuckDBPyConnection, sniffed: Sniffed, index: int, *,
         [str(sniffed.path), sniffed.delimiter, columns, _newline(sniffed)],
     )
     cur.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {table}_data")
-    rows = int(cur.execute(f"SELECT count(*) FROM {table}_data").fetchone()[0])
+    rows = int(single_value(cur, f"SELECT count(*) FROM {table}_data"))
     # One entry per broken record: DuckDB lists a record with several missing fields once per field.
     structural = [
         (int(line), f"{etype.lower()}: {msg}")
@@ -184,8 +184,17 @@ class StageContext:
         numbers.install_macros(cur)
 
     # -- columns ------------------------------------------------------------
+    @overload
+    def col(self, src: Source, *names: str, field: str | None = None, required: Literal[True]) -> str: ...
+
+    @overload
+    def col(self, src: Source, *names: str, field: str | None = None, required: bool = False) -> str | None: ...
+
     def col(self, src: Source, *names: str, field: str | None = None, required: bool = False) -> str | None:
-        """The quoted column for the first header name that exists (case-insensitive)."""
+        """The quoted column for the first header name that exists (case-insensitive).
+
+        None when there is none, unless ``required``: then it raises, so required columns type as ``str``.
+        """
         for name in names:
             quoted = src.colmap.get(name.lower())
             if quoted:
@@ -285,10 +294,11 @@ class StageContext:
         (thousands of values) tells whether the row-level range check (millions) can find anything.
         """
         return any(
-            self.cur.execute(
+            single_value(
+                self.cur,
                 f"SELECT count(*) FROM ts_lookup_{i} WHERE _ts_val < DATE '{dates.MIN_YEAR}-01-01' "
                 "OR _ts_val > current_timestamp"
-            ).fetchone()[0]
+            )
             for i in range(1, self._lookups + 1)
         )
 

@@ -14,6 +14,8 @@ from datetime import date
 
 import duckdb
 
+from core.store import single_row
+
 # a, b, c: the three date parts; h/mi/s time; ap: AM/PM; tz: Z or +hh:mm.
 DATE_RE = (
     r"^\s*(\d{1,4})[-/.](\d{1,2}|[A-Za-z]{3,9})[-/.](\d{1,4})"
@@ -120,7 +122,8 @@ class DateProfile:
 
 def profile_dates(cur: duckdb.DuckDBPyConnection, table: str, expr: str, label: str) -> DateProfile:
     """Profile the date column ``expr`` (a SQL expression over ``table``)."""
-    row = cur.execute(
+    row = single_row(
+        cur,
         f"""
         WITH v AS (SELECT DISTINCT cl_null({expr}) AS v FROM {table}),
         p AS (SELECT v, cl_dparts(v) AS p FROM v WHERE v IS NOT NULL),
@@ -134,17 +137,18 @@ def profile_dates(cur: duckdb.DuckDBPyConnection, table: str, expr: str, label: 
                any_value(v)
         FROM o
         """
-    ).fetchone()
+    )
     return DateProfile(label, int(row[0]), int(row[1]), bool(row[2]), bool(row[3]), bool(row[4]), int(row[5]), row[6])
 
 
 def range_issues(cur: duckdb.DuckDBPyConnection, table: str, ts_col: str, label: str) -> list[str]:
     """Warnings for parsed dates before 1970 or after today (kept, but the analyst is told)."""
-    early, late, first_early, first_late = cur.execute(
+    early, late, first_early, first_late = single_row(
+        cur,
         f"SELECT count(*) FILTER (WHERE {ts_col} < DATE '{MIN_YEAR}-01-01'), "
         f"count(*) FILTER (WHERE {ts_col} > current_timestamp), "
         f"min({ts_col}), max({ts_col}) FROM {table} WHERE _reject IS NULL"
-    ).fetchone()
+    )
     issues = []
     if early:
         issues.append(f"{label}: {early} date(s) before {MIN_YEAR} (earliest {first_early}); check the column.")

@@ -30,7 +30,7 @@ from core.formula_cells import neutralize
 from core.ingest import formats
 from core.ingest.context import ImportOptions, Source, StageContext, load_source
 from core.ingest.sniff import (LOW_CONFIDENCE, SEPARATOR_NAMES, Sniffed, SourceFile, sniff, sniff_head)
-from core.store import Store
+from core.store import Store, single_value
 from core.ingest.rejects import MAX_REJECTS_IN_MEMORY, MAX_REPORTED_REJECTS, _keep_rejects, _rejects, _rejects_to_csv, _with_records
 from core.ingest.writer import WRITE_ORDER, _duplicate_owners, _insert_select, _write
 
@@ -134,8 +134,8 @@ def _choose_format(sources: list[Source], options: ImportOptions) -> formats.For
         return formats.by_name("generic")
     if options.format:
         return formats.by_name(options.format)
-    found = {s.name: formats.detect(s.headers()) for s in sources}
-    unknown = [name for name, fmt in found.items() if fmt is None]
+    detected = {s.name: formats.detect(s.headers()) for s in sources}
+    unknown = [name for name, fmt in detected.items() if fmt is None]
     if unknown:
         src = next(s for s in sources if s.name == unknown[0])
         cols = ", ".join(src.sniffed.columns[:12])
@@ -143,6 +143,7 @@ def _choose_format(sources: list[Source], options: ImportOptions) -> formats.For
             f"{unknown[0]}: CopyLift does not recognise this file's columns ({cols}). Map its columns to "
             "CopyLift fields with the generic mapping (Data page, or --mapping NAME on the command line)."
         )
+    found = {name: fmt for name, fmt in detected.items() if fmt is not None}
     names = {fmt.name for fmt in found.values()}
     if len(names) > 1:
         raise ValidationError(
@@ -223,15 +224,15 @@ def _build_report(ctx: StageContext, fmt: formats.Format, status: str, file_hash
     tables, dupes = {}, {}
     for name in ctx.staged:
         table = name.removeprefix("stg_")
-        valid = int(cur.execute(f"SELECT count(*) FROM {name} WHERE _reject IS NULL").fetchone()[0])
+        valid = int(single_value(cur, f"SELECT count(*) FROM {name} WHERE _reject IS NULL"))
         if count_new:
             sql, _ = _insert_select(cur, table, table in ctx.unique_keys)
-            new = int(cur.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])
+            new = int(single_value(cur, f"SELECT count(*) FROM ({sql})"))
         else:
             new = valid
         tables[table] = new
         dupes[table] = valid - new
-    files = []
+    files: list[dict[str, Any]] = []
     for src in ctx.sources:
         n_rej = int(per_file.get(src.name, 0))
         sn = src.sniffed
@@ -344,7 +345,7 @@ def run_import(store: Store, files: list[Any], options: ImportOptions | None = N
             ctx, fmt = _stage(cur, loaded, options, day_first)
             report = _build_report(ctx, fmt, "imported", file_hash, count_new=False)
             _check_choices(report, options)
-            import_id = int(cur.execute("SELECT nextval('import_id_seq')").fetchone()[0])
+            import_id = int(single_value(cur, "SELECT nextval('import_id_seq')"))
             for table in WRITE_ORDER:
                 if f"stg_{table}" in ctx.staged:
                     valid = report.tables[table]

@@ -120,9 +120,11 @@ def suggest_mapping(target: str, columns: list[str], samples: dict[str, list[str
         if not values:
             continue
         if "ts" in TARGET_FIELDS[target] and "ts" not in out and all(_DATE.match(v) for v in values):
-            out["ts"], _ = col, used.add(col)
+            out["ts"] = col
+            used.add(col)
         elif "user_id" in TARGET_FIELDS[target] and "user_id" not in out and all(_EMAIL.match(v) for v in values):
-            out["user_id"], _ = col, used.add(col)
+            out["user_id"] = col
+            used.add(col)
     return out
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import duckdb
 
+from core.store import single_row
+
 # Values that can only be read one way; "1,250" or "1.250" alone prove nothing.
 _COMMA_DECIMAL = (
     r"^[-+]?\d*,\d{1,2}%?$|^[-+]?\d{1,3}(\.\d{3})+,\d+%?$|^[-+]?\d{1,3}(\.\d{3}){2,}%?$|^[-+]?\d+,\d{4,}%?$"
@@ -46,10 +48,11 @@ def install_macros(cur: duckdb.DuckDBPyConnection) -> None:
 
 def quick_scan(cur: duckdb.DuckDBPyConnection, table: str, expr: str) -> tuple[int, int, int]:
     """One cheap pass: how many values hold a comma, a percent sign, a dot."""
-    commas, percents, dots = cur.execute(
+    commas, percents, dots = single_row(
+        cur,
         f"SELECT count(*) FILTER (WHERE contains({expr}, ',')), count(*) FILTER (WHERE contains({expr}, '%')), "
         f"count(*) FILTER (WHERE contains({expr}, '.')) FROM {table}"
-    ).fetchone()
+    )
     return int(commas), int(percents), int(dots)
 
 
@@ -59,13 +62,14 @@ def decimal_comma(cur: duckdb.DuckDBPyConnection, table: str, expr: str, delimit
     commas, _, dots = scan or quick_scan(cur, table, expr)
     if not commas and (delimiter != ";" or not dots):
         return False  # no comma anywhere (and no dot that could group thousands): nothing to decide
-    comma, dot, any_comma, dot_groups = cur.execute(
+    comma, dot, any_comma, dot_groups = single_row(
+        cur,
         f"SELECT count(*) FILTER (WHERE regexp_matches(s, '{_COMMA_DECIMAL}')), "
         f"count(*) FILTER (WHERE regexp_matches(s, '{_DOT_DECIMAL}')), "
         f"count(*) FILTER (WHERE s LIKE '%,%'), "
         f"count(*) FILTER (WHERE regexp_matches(s, '^[-+]?\\d{{1,3}}(\\.\\d{{3}})+%?$')) "
         f"FROM (SELECT cl_numclean(v) AS s FROM (SELECT DISTINCT {expr} AS v FROM {table})) WHERE s IS NOT NULL"
-    ).fetchone()
+    )
     if comma != dot:
         return comma > dot
     # Only values like "1,250" or "1.000": in ;-separated (European) files the comma is the

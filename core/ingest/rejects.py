@@ -19,6 +19,7 @@ from core.formula_cells import neutralize_sql
 from core.ingest.context import Source, StageContext
 from core.ingest.sniff import (record_start_lines)
 from core.ingest.sniff import file_hash as sha256_of_file
+from core.store import single_value
 
 
 MAX_REPORTED_REJECTS = 200
@@ -35,8 +36,8 @@ def _rejects(ctx: StageContext) -> pa.Table:
     """Every rejected row, with its physical line in the original file and its original text,
     in file and line order (``file, line, reason, record``)."""
     cur = ctx.cur
-    having = [name for name in ctx.staged if cur.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE _reject IS NOT NULL LIMIT 1)").fetchone()[0]]
+    having = [name for name in ctx.staged if single_value(
+        cur, f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE _reject IS NOT NULL LIMIT 1)")]
     parts = [f"SELECT _file, _row, _reject FROM {name} WHERE _reject IS NOT NULL" for name in having] or [
         "SELECT NULL::VARCHAR AS _file, NULL::BIGINT AS _row, NULL::VARCHAR AS _reject WHERE FALSE"]
     if len(having) == 1:  # rows are unique within a table: no grouping needed

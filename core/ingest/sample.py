@@ -12,7 +12,7 @@ from core.hashing import file_sha256
 from core.config import SAMPLE_DIR, load_config
 from core.errors import NotFoundError, StoreError
 from core.migrations import DATA_TABLES
-from core.store import Store, quote_ident
+from core.store import Store, quote_ident, single_value
 
 
 # Column order and types of each CSV file (table columns minus source/import_id).
@@ -103,7 +103,7 @@ def _unordered_inserts(store: Store) -> Iterator[None]:
     """
     cur = store.cursor()
     try:
-        previous = bool(cur.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0])
+        previous = bool(single_value(cur, "SELECT current_setting('preserve_insertion_order')"))
         cur.execute("SET preserve_insertion_order = false")
         try:
             yield
@@ -117,7 +117,7 @@ def _load_files(store: Store, files: dict[str, Path]) -> dict[str, int]:
     counts = {}
     with store.transaction() as cur:
         for table in SAMPLE_TABLES:
-            before = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0]
+            before = single_value(cur, f"SELECT count(*) FROM {quote_ident(table)}")
             try:
                 cur.execute(_read_csv_sql(table), [str(files[table])])
             except duckdb.Error as err:
@@ -127,7 +127,7 @@ def _load_files(store: Store, files: dict[str, Path]) -> dict[str, int]:
                     "data, use reset_to_sample (Data page: Reset to sample data); if the file is damaged, "
                     "regenerate it with `python -m core.sample`."
                 ) from err
-            counts[table] = cur.execute(f"SELECT count(*) FROM {quote_ident(table)}").fetchone()[0] - before
+            counts[table] = single_value(cur, f"SELECT count(*) FROM {quote_ident(table)}") - before
     return counts
 
 

@@ -8,7 +8,7 @@ import duckdb
 
 from core.errors import NotFoundError, ValidationError
 from core.migrations import DATA_TABLES
-from core.store import Store, quote_ident
+from core.store import Store, quote_ident, single_value
 
 
 # Natural keys: a row whose key is already in the table (or earlier in the file) is a duplicate.
@@ -86,7 +86,7 @@ def undo_import(store: Store, import_id: int) -> dict[str, int]:
                 f"import {import_id}, then import the later file(s) again."
             )
         for table in DATA_TABLES:
-            n = cur.execute(f"SELECT count(*) FROM {quote_ident(table)} WHERE import_id = ?", [import_id]).fetchone()[0]
+            n = single_value(cur, f"SELECT count(*) FROM {quote_ident(table)} WHERE import_id = ?", [import_id])
             if n:
                 cur.execute(f"DELETE FROM {quote_ident(table)} WHERE import_id = ?", [import_id])
                 deleted[table] = int(n)

@@ -72,7 +72,7 @@ def _oracle(store: Store, test: TrainingData, truth_dir: Path):
         return None, None
     variants = load_variants(store).set_index("variant_id")
     users = test.user_ids
-    if any(u is None for u in users) or not set(map(str, users)) <= set(truth.traits["user_id"].astype(str)):
+    if any(u is None for u in users) or not set(map(str, users)) <= set(truth.users()["user_id"].astype(str)):
         return None, truth  # imported data: no true model for these users
     vids = test.variant_ids
     uniq, codes = np.unique(vids, return_inverse=True)
@@ -112,8 +112,9 @@ def _segment_rates(store: Store, predictors: dict, truth, test_variants: pd.Data
 
     copy = copy_frame(test_variants["copy_text"].tolist(), test_variants["channel"].tolist(),
                       [c if isinstance(c, str) else None for c in test_variants["category"]])
-    known = set(truth.traits["user_id"].astype(str))
-    true_rates, predicted = [], {name: [] for name in predictors}
+    known = set(truth.users()["user_id"].astype(str))
+    true_rates: list[float] = []
+    predicted: dict[str, list[float]] = {name: [] for name in predictors}
     segments = [None, *list_segments(store)][:MAX_SEGMENTS]
     used = 0
     for seg in segments:
@@ -128,7 +129,7 @@ def _segment_rates(store: Store, predictors: dict, truth, test_variants: pd.Data
         for name, pred in predictors.items():
             preds = predict_variants(store, pred, test_variants, seg, sample_size=1500)
             predicted[name].extend(p.rate for p in preds)
-    out = {"segments": used, "variants": int(len(test_variants)), "pairs": len(true_rates)}
+    out: dict[str, float] = {"segments": used, "variants": int(len(test_variants)), "pairs": len(true_rates)}
     for name, values in predicted.items():
         out[f"spearman_{name}"] = float(spearmanr(values, true_rates).statistic)
     return out

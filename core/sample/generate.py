@@ -87,7 +87,7 @@ def generate(
 
     ev_writer = _CsvWriter(out / csv_name("events", compress), list(CSV_COLUMNS["events"]))
     ex_writer = _CsvWriter(out / csv_name("exposures", compress), list(CSV_COLUMNS["exposures"]))
-    traits_parts, rate_sums = [], {}
+    traits_parts: list[pd.DataFrame] = []
     next_event, next_order = 1, 1
     ids_all = users["user_id"].to_numpy()
     camp_ids = campaigns["campaign_id"].to_numpy()

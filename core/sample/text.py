@@ -260,6 +260,7 @@ def compose_copy(
         else:
             offer = ""
         asking = question and use_extra
+        hooks: tuple[str, ...]
         if thing is not None and rng.random() < 0.6:
             hooks = PRODUCT_QUESTIONS if asking else PRODUCT_HOOKS
         else:

@@ -121,7 +121,7 @@ def copy_frame(
         feats = extract_copy_features(text, channel)
         if category is not None and category not in CATEGORIES:
             raise ValidationError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
-        row = {name: float(feats[name]) for name in FEATURE_NAMES}
+        row: dict[str, float | str | None] = {name: float(feats[name]) for name in FEATURE_NAMES}
         row.update(channel=channel, product_category=category, copy_categories="|".join(feats["categories"]))
         rows.append(row)
     return pd.DataFrame(rows, columns=list(COPY_COLUMNS))

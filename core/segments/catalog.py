@@ -19,7 +19,7 @@ from core.errors import NotFoundError, ValidationError
 from core.segments.builtins import CATEGORY_PREFIX, STATIC_BUILTINS, BuiltinSpec, builtin_specs
 from core.segments.rules import RuleGroup, parse_rules, rules_to_dict
 from core.segments.membership import AsOf, count_segment, segment_members
-from core.store import Store
+from core.store import Store, single_row
 
 MAX_NAME = 80
 MAX_DESCRIPTION = 500
@@ -169,9 +169,10 @@ def save_segment(
         if segment_id is None:
             segment_id, version, created = "seg_" + uuid.uuid4().hex[:12], 1, None
         else:
-            row = cur.execute(
+            row = single_row(
+                cur,
                 "SELECT max(version), min(created_at) FROM segments WHERE segment_id = ?", [segment_id]
-            ).fetchone()
+            )
             if row[0] is None:
                 raise NotFoundError(f"segment {segment_id!r} does not exist; save it as a new segment instead.")
             version, created = int(row[0]) + 1, row[1]

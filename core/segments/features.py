@@ -42,10 +42,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import overload
 
 import pandas as pd
 
-from core.store import Store
+from core.store import Store, single_value
 
 # Bump when the SQL below changes meaning, so stored runs are recomputed.
 FEATURES_VERSION = "4"
@@ -263,6 +264,14 @@ _FEATURES_FROM_STORED_RESPONSE = _FEATURES_TEMPLATE.replace(
 )
 
 
+@overload
+def normalize_as_of(value: None) -> None: ...
+
+
+@overload
+def normalize_as_of(value: datetime | date | str | pd.Timestamp) -> datetime: ...
+
+
 def normalize_as_of(value: datetime | date | str | pd.Timestamp | None) -> datetime | None:
     """A naive ``datetime`` (UTC when the input had a zone), or None."""
     if value is None:
@@ -356,9 +365,10 @@ def ensure_features(
         return when
     with store.transaction() as cur:
         # Re-check inside the write lock: another session may have just stored it.
-        if cur.execute(
+        if single_value(
+            cur,
             "SELECT count(*) FROM user_feature_runs WHERE as_of = ? AND fingerprint = ?", [when, fingerprint]
-        ).fetchone()[0]:
+        ):
             return when
         stale = (
             "SELECT as_of FROM user_feature_runs WHERE fingerprint <> ? OR as_of = ? UNION ALL "
@@ -376,7 +386,7 @@ def ensure_features(
         )
         cols = ", ".join(("as_of",) + FEATURE_COLUMNS)
         cur.execute(f"INSERT INTO user_features ({cols}) {_FEATURES_FROM_STORED_RESPONSE}", params)
-        users = cur.execute("SELECT count(*) FROM user_features WHERE as_of = ?", [when]).fetchone()[0]
+        users = single_value(cur, "SELECT count(*) FROM user_features WHERE as_of = ?", [when])
         cur.execute(
             "INSERT INTO user_feature_runs (as_of, fingerprint, users) VALUES (?, ?, ?)",
             [when, fingerprint, users],

@@ -175,6 +175,7 @@ def _parse_condition(raw: Any, where: str) -> Condition:
 def _parse_group(raw: Any, where: str, depth: int) -> RuleGroup:
     if depth > MAX_DEPTH:
         raise ValidationError(f"{where}: groups nest at most {MAX_DEPTH} levels deep.")
+    items: object  # a tuple, a list or whatever a dict held: checked below
     if isinstance(raw, RuleGroup):
         combinator, items = raw.combinator, raw.items
     elif isinstance(raw, dict) and ("rules" in raw or "combinator" in raw):
@@ -229,6 +230,13 @@ def rules_to_dict(group: RuleGroup) -> dict:
     return {"combinator": group.combinator, "rules": out}
 
 
+def _listed(cond: Condition) -> tuple:
+    """The tuple a ``between``/``in``/``not in`` condition holds (``_check_value`` made it one)."""
+    if not isinstance(cond.value, tuple):
+        raise ValidationError(f"{cond.feature} {cond.operator}: expected a list of values, got {cond.value!r}.")
+    return cond.value
+
+
 def _compile_condition(cond: Condition, prefix: str) -> tuple[str, list]:
     col = prefix + quote_ident(cond.feature)  # feature was checked against FEATURES
     op, value = cond.operator, cond.value
@@ -237,12 +245,14 @@ def _compile_condition(cond: Condition, prefix: str) -> tuple[str, list]:
     if op == "is not empty":
         return f"{col} IS NOT NULL", []
     if op == "between":
-        return f"{col} BETWEEN ? AND ?", list(value)
+        return f"{col} BETWEEN ? AND ?", list(_listed(cond))
     if op == "in":
-        return f"{col} IN ({', '.join('?' * len(value))})", list(value)
+        values = _listed(cond)
+        return f"{col} IN ({', '.join('?' * len(values))})", list(values)
     if op == "not in":
         # "not in" keeps people whose value is unknown, as a marketer would expect.
-        return f"({col} IS NULL OR {col} NOT IN ({', '.join('?' * len(value))}))", list(value)
+        values = _listed(cond)
+        return f"({col} IS NULL OR {col} NOT IN ({', '.join('?' * len(values))}))", list(values)
     if op == "!=":
         return f"{col} IS DISTINCT FROM ?", [value]
     return f"{col} {'=' if op == '==' else op} ?", [value]

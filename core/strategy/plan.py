@@ -21,6 +21,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.stats import norm
 
@@ -132,8 +133,7 @@ class SegmentPlan:
         return self.arms[1:]
 
     def total(self, attr: str) -> float | None:
-        values = [getattr(a, attr) for a in self.arms]
-        return None if any(v is None for v in values) else float(sum(values))
+        return _sum_if_all_known([getattr(a, attr) for a in self.arms])
 
 
 @dataclass(frozen=True)
@@ -212,7 +212,8 @@ def _sample_size(control: ArmPlan, best: ArmPlan | None, settings: PlanSettings)
 
 
 def _with_outcome(arm: ArmPlan, sends: int, aov: float) -> ArmPlan:
-    if arm.rate is None:
+    # rate, low and high are set together (a prediction) or all None (a control without a baseline).
+    if arm.rate is None or arm.low is None or arm.high is None:
         return replace(arm, sends=sends)
     conv, lo, hi = conversion_interval(sends, arm.rate, arm.low, arm.high)
     return replace(
@@ -222,17 +223,17 @@ def _with_outcome(arm: ArmPlan, sends: int, aov: float) -> ArmPlan:
 
 
 def _verdict(control: ArmPlan, variants: Sequence[ArmPlan]) -> tuple[bool, str]:
-    scored = [v for v in variants if v.lift_pts is not None]
+    scored = [(v, v.lift_pts) for v in variants if v.lift_pts is not None]
     if control.rate is None or not scored:
         return False, "No control copy and no historical rate: the lift over control cannot be estimated."
-    best = max(scored, key=lambda v: v.rate or 0.0)
-    pts = best.lift_pts * 100
-    if best.lift_high is not None and best.lift_high < 0:
+    best, lift = max(scored, key=lambda scored_arm: scored_arm[0].rate or 0.0)
+    pts = lift * 100
+    if best.lift_low is not None and best.lift_high is not None and best.lift_high < 0:
         return True, (
             f"Predicted to hurt: the best variant {best.variant_id} converts {pts:+.2f} pts vs control "
             f"(interval {best.lift_low * 100:+.2f} to {best.lift_high * 100:+.2f} pts). Keep the control copy."
         )
-    if best.lift_pts <= 0:
+    if lift <= 0:
         return True, (
             f"The best variant {best.variant_id} is not predicted to beat control ({pts:+.2f} pts). "
             "Write stronger copy or keep the control."
@@ -246,7 +247,7 @@ def assemble_segment(
     segment: SegmentRef,
     control: ArmPlan,
     candidates: Sequence[ArmPlan],
-    shares: Sequence[float],
+    shares: Sequence[float] | npt.NDArray[np.floating],
     *,
     members: int,
     avg_order_value: float,
@@ -367,12 +368,16 @@ def plan_totals(plan: Plan) -> dict[str, float | None]:
     """
     out: dict[str, float | None] = {"sends": float(sum(s.audience for s in plan.segments))}
     for attr in ("conversions", "conversions_low", "conversions_high", "revenue", "revenue_low", "revenue_high"):
-        vals = [s.total(attr) for s in plan.segments]
-        out[attr] = None if any(v is None for v in vals) else float(sum(vals))
+        out[attr] = _sum_if_all_known([s.total(attr) for s in plan.segments])
     for attr in ("incremental", "incremental_low", "incremental_high"):
-        vals = [getattr(s, attr) for s in plan.segments]
-        out[attr] = None if any(v is None for v in vals) else float(sum(vals))
+        out[attr] = _sum_if_all_known([getattr(s, attr) for s in plan.segments])
     return out
+
+
+def _sum_if_all_known(values: Sequence[float | None]) -> float | None:
+    """The sum, or None when any value is unknown (a partial total would read as the whole)."""
+    known = [v for v in values if v is not None]
+    return float(sum(known)) if len(known) == len(values) else None
 
 
 def outcome_frame(plan: Plan) -> pd.DataFrame:

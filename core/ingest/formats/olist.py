@@ -14,6 +14,7 @@ from __future__ import annotations
 from core.errors import ValidationError
 from core.ingest.context import Source, StageContext
 from core.ingest.formats import Format
+from core.store import single_value
 
 ROLES = {
     "orders": {"order_id", "customer_id", "order_status", "order_purchase_timestamp"},
@@ -108,9 +109,10 @@ def stage(ctx: StageContext) -> None:
                  WHEN o.ts IS NULL THEN 'the order has no purchase timestamp'
                  WHEN i.price IS NULL THEN 'price is not a number' END AS _reject
             FROM ol_items i LEFT JOIN ol_oc o USING (order_id)""", [it.name])
-        without = ctx.cur.execute(
+        without = single_value(
+            ctx.cur,
             "SELECT count(*) FROM ol_orders WHERE order_id NOT IN (SELECT order_id FROM ol_items WHERE order_id IS NOT NULL)"
-        ).fetchone()[0]
+        )
         if without:
             ctx.notes.append(f"{without} Olist orders have no items (mostly cancelled/unavailable): no purchase events.")
         if "products" not in roles:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.ingest.context import StageContext
 from core.ingest.formats import Format, has_any
+from core.store import single_value
 
 TEXT = ("verified_reviews", "review_text", "review", "text", "review_body", "reviews.text", "comment")
 RATING = ("rating", "stars", "star_rating", "score", "reviews.rating", "review_score")
@@ -46,7 +47,7 @@ def stage_amazon(ctx: StageContext) -> None:
         ctx.temp(f"rv_{src.table}", f"""SELECT _row, {rating} AS rating, {ts} AS ts, cl_null({date_col}) AS raw_ts,
             cl_null({text}) AS txt, {pid} AS product_id, {f'cl_null({product})' if product else 'NULL'} AS ptitle,
             {f'cl_null({user})' if user else 'NULL'} AS reviewer FROM {src.table}""")
-        empty = ctx.cur.execute(f"SELECT count(*) FROM rv_{src.table} WHERE txt IS NULL").fetchone()[0]
+        empty = single_value(ctx.cur, f"SELECT count(*) FROM rv_{src.table} WHERE txt IS NULL")
         if empty:
             ctx.notes.append(f"{src.name}: {empty} reviews have no text; kept with their rating.")
         ctx.stage("events", f"""SELECT 'rv:' || ? || ':' || md5(concat_ws('|', rating, ts, product_id, reviewer, txt))
@@ -87,7 +88,7 @@ def stage_datafiniti(ctx: StageContext) -> None:
             {ts} AS ts, cl_null({date_col}) AS raw_ts,
             nullif(concat_ws(E'\\n', {f'cl_null({title})' if title else 'NULL'}, cl_null({text})), '') AS txt,
             'datafiniti:' || {f'cl_null({user})' if user else 'NULL'} AS reviewer FROM {src.table}""")
-        no_rating = ctx.cur.execute(f"SELECT count(*) FROM {t} WHERE rating IS NULL").fetchone()[0]
+        no_rating = single_value(ctx.cur, f"SELECT count(*) FROM {t} WHERE rating IS NULL")
         if no_rating:
             ctx.notes.append(f"{src.name}: {no_rating} reviews have no rating; kept as text-only reviews.")
         ctx.stage("events", f"""SELECT 'df:' || md5(concat_ws('|', pid, reviewer, raw_ts, txt)) || '#'

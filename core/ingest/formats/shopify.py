@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core.ingest.context import StageContext
 from core.ingest.formats import Format
+from core.store import single_value
 
 
 def detect_orders(headers: set[str]) -> bool:
@@ -110,9 +111,10 @@ def stage_customers(ctx: StageContext) -> None:
         first = _opt(ctx, src, "first name", field="first_name")
         marketing = _opt(ctx, src, "accepts email marketing", "accepts marketing", field="accepts_marketing")
         region = _opt(ctx, src, "province code", "province", "country", field="region")
-        sci = ctx.cur.execute(
+        sci = single_value(
+            ctx.cur,
             f"SELECT count(*) FROM {src.table} WHERE regexp_matches(cl_null({cid}), '^[0-9.]+E\\+[0-9]+$')"
-        ).fetchone()[0]
+        )
         if sci:
             ctx.issues.append(
                 f"{src.name}: {sci} Customer ID values are in scientific notation (e.g. 7.02255E+12): the file "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from core.prediction.types import VariantPrediction
-from core.strategy.plan import PlanSettings, Plan, SegmentRef, build_segment_plan
+from core.strategy.plan import PlanSettings, Plan, build_segment_plan
+from core.segments.catalog import SegmentRef
 
 
 def pred(vid: str, rate: float, low: float, high: float, *, control_rate: float | None = 0.02,

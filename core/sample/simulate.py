@@ -153,7 +153,8 @@ def _plan(store: Store, predictor, variants: pd.DataFrame, segments, observed: p
     """Predict, allocate (model prior + observed counts), save and export a strategy; return it and its plan rows."""
     from core.learning.allocation import next_allocation
     from core.learning.matching import plan_frame
-    from core.strategy.plan import Plan, PlanSettings, SegmentRef, build_segment_plan, with_allocation
+    from core.strategy.plan import Plan, PlanSettings, build_segment_plan, with_allocation
+    from core.segments.catalog import SegmentRef
     from core.strategy.records import save_strategy, set_status
 
     plan_settings = PlanSettings(mode="explore", holdout=settings.holdout, floor=settings.floor,

@@ -43,7 +43,8 @@ STRATEGY_NAME = "Champions SMS test"
 def SEED(store, cfg) -> None:  # noqa: N802 (the harness looks for this name)
     from core.prediction.types import VariantPrediction
     from core.segments import get_segment, segment_members
-    from core.strategy.plan import PlanSettings, Plan, SegmentRef, build_segment_plan
+    from core.strategy.plan import PlanSettings, Plan, build_segment_plan
+    from core.segments.catalog import SegmentRef
     from core.strategy.records import save_strategy, set_status
 
     seg = get_segment(store, SEGMENT_ID)

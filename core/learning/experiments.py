@@ -290,16 +290,8 @@ def readout(
     warnings: list[str] = []
     for segment, group in arms.groupby("segment_name", sort=False):
         group = group.reset_index(drop=True)
-        controls = group[group["is_control"].astype(bool)]
-        if len(controls) != 1:
-            raise ValidationError(
-                f"segment {segment!r} has {len(controls)} control arms; mark exactly one arm as the control"
-            )
-        if (group["sends"] <= 0).any():
-            bad = ", ".join(group.loc[group["sends"] <= 0, "variant_id"].astype(str))
-            raise ValidationError(f"segment {segment!r}: arms with no sends ({bad}); remove them or add their counts")
-        c = controls.iloc[0]
-        xc, nc = int(c["conversions"]), int(c["sends"])
+        control = _check_segment(str(segment), group)
+        xc, nc = int(control["conversions"]), int(control["sends"])
         interim = planned_sends_per_arm is not None and int(group["sends"].min()) < planned_sends_per_arm
         if interim:
             warnings.append(
@@ -308,52 +300,12 @@ def readout(
                 "use the always-valid interval."
             )
         best = prob_best(group["conversions"], group["sends"], draws=draws, seed=seed)
-        seg_rows = []
-        for i, arm in group.iterrows():
-            x, n = int(arm["conversions"]), int(arm["sends"])
-            lo, hi = wilson_interval(x, n, conf)
-            row = {
-                "segment_name": segment,
-                "variant_id": arm["variant_id"],
-                "is_control": bool(arm["is_control"]),
-                "sends": n,
-                "conversions": x,
-                "rate": x / n,
-                "rate_low": lo,
-                "rate_high": hi,
-                "prob_best": float(best[i]),
-            }
-            if user_revenue is not None:
-                mask = (user_revenue["segment_name"] == segment) & (user_revenue["variant_id"] == arm["variant_id"])
-                values = user_revenue.loc[mask, "revenue"].to_numpy(float)
-            if user_revenue is not None and len(values):
-                rps, rlo, rhi = bootstrap_revenue_per_send(values, conf, seed=seed)
-                row["revenue_method"] = "bootstrap"
-            else:
-                rps, rlo, rhi = aggregate_revenue_per_send(x, n, float(arm["revenue"]), conf)
-                row["revenue_method"] = "rate x avg order"
-            row.update(revenue_per_send=rps, revenue_low=rlo, revenue_high=rhi)
-            if not row["is_control"]:
-                d_lo, d_hi = newcombe_interval(xc, nc, x, n, conf)
-                rel, rel_lo, rel_hi = relative_lift_interval(xc, nc, x, n, conf)
-                z, p = two_proportion_z_test(xc, nc, x, n)
-                s_lo, s_hi, s_p = confidence_sequence(xc, nc, x, n, alpha, mixture_sd)
-                row.update(
-                    lift_pts=x / n - xc / nc, lift_low=d_lo, lift_high=d_hi,
-                    lift_rel=rel, lift_rel_low=rel_lo, lift_rel_high=rel_hi,
-                    z=z, p_value=p, seq_low=s_lo, seq_high=s_hi, seq_p_value=s_p,
-                )
-            seg_rows.append(row)
+        seg_rows = [
+            _arm_row(segment, arm, float(best[i]), (xc, nc), user_revenue, conf, mixture_sd, seed)
+            for i, arm in group.iterrows()
+        ]
         tested = [r for r in seg_rows if not r["is_control"]]
-        for r, p_adj in zip(tested, holm_adjust([r["p_value"] for r in tested])):
-            r["p_holm"] = p_adj
-            if interim:
-                # Bonferroni on the always-valid p keeps the family-wise guarantee at every look.
-                r["significant"] = min(1.0, r["seq_p_value"] * len(tested)) < alpha
-                r["decision_low"], r["decision_high"] = r["seq_low"], r["seq_high"]
-            else:
-                r["significant"] = p_adj < alpha and (r["lift_low"] > 0 or r["lift_high"] < 0)
-                r["decision_low"], r["decision_high"] = r["lift_low"], r["lift_high"]
+        _decide(tested, alpha, interim)
         rows.extend(seg_rows)
         summary.append(_segment_sentence(str(segment), tested, labels, interim))
     if user_revenue is None:
@@ -362,6 +314,76 @@ def readout(
             "upload user-level results for bootstrap intervals."
         )
     return Readout(table=pd.DataFrame(rows), summary=summary, warnings=warnings)
+
+
+def _check_segment(segment: str, group: pd.DataFrame) -> pd.Series:
+    """The segment's one control arm; refuses a segment with no or several controls, or an arm with no sends."""
+    controls = group[group["is_control"].astype(bool)]
+    if len(controls) != 1:
+        raise ValidationError(
+            f"segment {segment!r} has {len(controls)} control arms; mark exactly one arm as the control"
+        )
+    if (group["sends"] <= 0).any():
+        bad = ", ".join(group.loc[group["sends"] <= 0, "variant_id"].astype(str))
+        raise ValidationError(f"segment {segment!r}: arms with no sends ({bad}); remove them or add their counts")
+    return controls.iloc[0]
+
+
+def _arm_row(segment, arm: pd.Series, p_best: float, control: tuple[int, int], user_revenue: pd.DataFrame | None,
+             conf: float, mixture_sd: float | None, seed: int) -> dict:
+    """One readout row: the arm's rate and revenue per send, and for a variant its lift over ``control`` (x, n)."""
+    x, n = int(arm["conversions"]), int(arm["sends"])
+    lo, hi = wilson_interval(x, n, conf)
+    row = {
+        "segment_name": segment,
+        "variant_id": arm["variant_id"],
+        "is_control": bool(arm["is_control"]),
+        "sends": n,
+        "conversions": x,
+        "rate": x / n,
+        "rate_low": lo,
+        "rate_high": hi,
+        "prob_best": p_best,
+    }
+    values = np.array([])
+    if user_revenue is not None:
+        mask = (user_revenue["segment_name"] == segment) & (user_revenue["variant_id"] == arm["variant_id"])
+        values = user_revenue.loc[mask, "revenue"].to_numpy(float)
+    if len(values):
+        rps, rlo, rhi = bootstrap_revenue_per_send(values, conf, seed=seed)
+        row["revenue_method"] = "bootstrap"
+    else:
+        rps, rlo, rhi = aggregate_revenue_per_send(x, n, float(arm["revenue"]), conf)
+        row["revenue_method"] = "rate x avg order"
+    row.update(revenue_per_send=rps, revenue_low=rlo, revenue_high=rhi)
+    if not row["is_control"]:
+        xc, nc = control
+        d_lo, d_hi = newcombe_interval(xc, nc, x, n, conf)
+        rel, rel_lo, rel_hi = relative_lift_interval(xc, nc, x, n, conf)
+        z, p = two_proportion_z_test(xc, nc, x, n)
+        s_lo, s_hi, s_p = confidence_sequence(xc, nc, x, n, 1 - conf, mixture_sd)
+        row.update(
+            lift_pts=x / n - xc / nc, lift_low=d_lo, lift_high=d_hi,
+            lift_rel=rel, lift_rel_low=rel_lo, lift_rel_high=rel_hi,
+            z=z, p_value=p, seq_low=s_lo, seq_high=s_hi, seq_p_value=s_p,
+        )
+    return row
+
+
+def _decide(tested: list[dict], alpha: float, interim: bool) -> None:
+    """Holm-adjust the variants' p-values and mark which differences are reliable (in place).
+
+    At an interim look the always-valid interval decides; otherwise the fixed-sample test does.
+    """
+    for r, p_adj in zip(tested, holm_adjust([r["p_value"] for r in tested])):
+        r["p_holm"] = p_adj
+        if interim:
+            # Bonferroni on the always-valid p keeps the family-wise guarantee at every look.
+            r["significant"] = min(1.0, r["seq_p_value"] * len(tested)) < alpha
+            r["decision_low"], r["decision_high"] = r["seq_low"], r["seq_high"]
+        else:
+            r["significant"] = p_adj < alpha and (r["lift_low"] > 0 or r["lift_high"] < 0)
+            r["decision_low"], r["decision_high"] = r["lift_low"], r["lift_high"]
 
 
 def _segment_sentence(segment: str, tested: list[dict], labels: dict[str, str], interim: bool) -> str:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
+from core.config import AppConfig
 from core.errors import PredictionError
-from core.store import Store
-from core.learning.trust import add_observed
 from core.learning.results import measured_campaigns, measured_cells, strategy_recency
+from core.learning.trust import add_observed
+from core.prediction.features import TrainingData, build_training_data, load_variants
+from core.prediction.metrics import binary_metrics
+from core.prediction.model import Predictor
+from core.prediction.scoring import predict_variants
+from core.progress import Progress, no_progress, progress_span
+from core.segments import Segment, get_segment
+from core.store import Store
+
+if TYPE_CHECKING:  # the training module loads skops through the registry; imported where it is used
+    from core.prediction.training import TrainingSettings
 
 
 AUTO_RETRAIN_KEY = "learning.auto_retrain"
-Progress = Callable[[str, float], None]
 
 
 # -- retraining -------------------------------------------------------------------------------
@@ -105,15 +115,11 @@ def pick_held_out(campaigns: pd.DataFrame, seen: set[str], share: float = HOLDOU
     return HeldOut(evaluated, tuple(sorted(held)), old_saw=not unseen, share=share)
 
 
-def predict_cells(store: Store, predictor, cells: pd.DataFrame) -> pd.DataFrame:
+def predict_cells(store: Store, predictor: Predictor, cells: pd.DataFrame) -> pd.DataFrame:
     """Re-predict segment x variant cells with ``predictor`` (rate and 90% interval).
 
     Cells whose arm has no stored copy (a holdout that received nothing) are left out.
     """
-    from core.prediction.features import load_variants
-    from core.prediction.scoring import predict_variants
-    from core.segments import get_segment
-
     variants = load_variants(store)
     out = []
     keys = cells[["segment_id", "segment_name"]].drop_duplicates()
@@ -141,10 +147,6 @@ def cell_metrics(cells: pd.DataFrame) -> dict[str, float]:
     measures how well the model ranks cells. Coverage uses the predictive
     interval (model uncertainty plus sampling noise of the actual sends).
     """
-    from scipy import stats
-
-    from core.prediction.metrics import binary_metrics
-
     if cells.empty:
         return {}
     data = add_observed(cells)
@@ -165,10 +167,9 @@ def cell_metrics(cells: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def working_set_movement(store: Store, old, new, variants: pd.DataFrame, segment=None) -> pd.DataFrame:
+def working_set_movement(store: Store, old: Predictor | None, new: Predictor, variants: pd.DataFrame,
+                         segment: Segment | None = None) -> pd.DataFrame:
     """Predicted rate of each working-set variant under the old and the new model."""
-    from core.prediction.scoring import predict_variants
-
     if variants.empty:
         return pd.DataFrame(columns=["variant_id", "segment_name", "before", "after", "change"])
     ctrl = str(variants["variant_id"].iloc[0])
@@ -200,12 +201,12 @@ def _scored(cells: pd.DataFrame, preds: pd.DataFrame | None) -> dict[str, float]
 
 def retrain(
     store: Store,
-    cfg,
+    cfg: AppConfig,
     *,
     working_set: pd.DataFrame | None = None,
-    segment=None,
+    segment: Segment | None = None,
     progress: Progress | None = None,
-    settings=None,
+    settings: TrainingSettings | None = None,
     holdout_share: float = HOLDOUT_SHARE,
 ) -> RetrainReport:
     """Train a new model version on everything stored (the old version stays) and report what changed.
@@ -219,63 +220,23 @@ def retrain(
     already seen every measured strategy, "before" is left empty and a note says
     why. Each version's cross-validated metrics (campaign folds) are added too.
     """
-    from core.prediction.features import build_training_data
+    # Lazy: the registry loads skops (seconds), which the Results page needs only when it retrains.
+    from core.prediction import training
     from core.prediction.registry import get_version, load_latest, save_predictor
-    from core.prediction.training import fit_predictor, without_campaigns
 
-    say = progress or (lambda f, m: None)
-    span = lambda a, b: (lambda f, m: say(a + (b - a) * f, m))  # noqa: E731
+    say = progress or no_progress
     old = load_latest(store, cfg)
     old_mv = get_version(store, old.version) if old is not None else None
     campaigns = measured_campaigns(store)
     seen = campaigns_seen(old_mv, campaigns)
     held = pick_held_out(campaigns, seen, holdout_share)
     say(0.02, "Reading exposures and results")
-    data = build_training_data(store, "conversion", progress=span(0.02, 0.1))
-    notes: list[str] = [held.rule] if held.strategies else []
-    rows: dict[str, dict[str, float]] = {}
-    cells = measured_cells(store, list(held.strategies)) if held.strategies else pd.DataFrame()
-    cells = cells[cells["variant_id"] != "control"] if not cells.empty else cells  # a holdout arm has no copy
-    if not cells.empty:
-        try:
-            train_part = without_campaigns(data, held.campaigns)
-        except PredictionError as err:
-            train_part = None
-            notes.append(f"No comparison on held-out campaigns: {err}.")
-        if train_part is not None:
-            say(0.12, f"Training a comparison model without {len(held.campaigns)} held-out campaign(s)")
-            comparison = fit_predictor(train_part, settings, span(0.12, 0.45))
-            say(0.46, "Scoring the held-out results with the current and the comparison model")
-            before = predict_cells(store, old, cells) if old is not None and not held.old_saw else None
-            for label, preds in (("before", before), ("after", predict_cells(store, comparison, cells))):
-                for metric, value in _scored(cells, preds).items():
-                    rows.setdefault(f"held-out: {metric}", {})[label] = value
-            fresh = sorted(set(map(str, train_part.groups)) - seen)
-            notes.append(
-                f"Held-out strategies: {', '.join(held.strategies)} (campaigns {', '.join(held.campaigns)}). "
-                + ("The current model was trained on them, so its figures there would show fit, not forecast; "
-                   "'before' is left empty." if held.old_saw else
-                   "'Before' is the current model's forecast of them.")
-                + (f" 'After' comes from a model that also learned from {len(fresh)} campaign(s) the current model "
-                   "had not seen." if fresh and old is not None else
-                   " The comparison model learned from no result the current model lacked, so a difference "
-                   "there is retraining noise, not learning; the next campaign will test the new version."
-                   if old is not None else "")
-            )
+    data = build_training_data(store, "conversion", progress=progress_span(say, 0.02, 0.1))
+    rows, notes = _held_out_comparison(store, data, old, held, seen, settings, say)
     say(0.5, "Training the new version on every result stored")
-    final = fit_predictor(data, settings, span(0.5, 0.88))
+    final = training.fit_predictor(data, settings, progress_span(say, 0.5, 0.88))
     say(0.89, "Saving the model")
     version = save_predictor(store, cfg, final, note="retrained from results")
-    old_cv = old_mv.metrics if old_mv is not None else {}
-    for key in ("auc", "log_loss", "brier", "ece"):
-        if key in version.metrics:
-            rows.setdefault(f"cross-validated {key} (each version's own campaign folds)", {}).update(
-                {"before": old_cv.get(key, np.nan), "after": version.metrics[key]}
-            )
-    metrics = pd.DataFrame(
-        [{"metric": k, "before": v.get("before", np.nan), "after": v.get("after", np.nan)} for k, v in rows.items()],
-        columns=["metric", "before", "after"],
-    )
     movement = pd.DataFrame()
     if working_set is not None and not working_set.empty:
         say(0.94, "Re-scoring the working set")
@@ -284,14 +245,79 @@ def retrain(
     return RetrainReport(
         old_version=None if old is None else old.version,
         new_version=version.version,
-        metrics=metrics,
+        metrics=_metrics_table(rows, old_mv.metrics if old_mv is not None else {}, version.metrics),
         movement=movement,
         notes=tuple(notes),
         held_out=held,
     )
 
 
-def after_import(store: Store, cfg, import_id: int, progress: Progress | None = None) -> RetrainReport | None:
+def _held_out_comparison(store: Store, data: TrainingData, old: Predictor | None, held: HeldOut, seen: set[str],
+                         settings: TrainingSettings | None, say: Progress) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Score the current model and a comparison model trained without ``held`` on the held-out results.
+
+    Returns the metric rows (``{"held-out: <metric>": {"before": ..., "after": ...}}``) and the notes
+    that say which strategies were held out and what "before" and "after" mean for them.
+    """
+    from core.prediction import training  # lazy, as in ``retrain``
+
+    notes: list[str] = [held.rule] if held.strategies else []
+    rows: dict[str, dict[str, float]] = {}
+    cells = measured_cells(store, list(held.strategies)) if held.strategies else pd.DataFrame()
+    cells = cells[cells["variant_id"] != "control"] if not cells.empty else cells  # a holdout arm has no copy
+    if cells.empty:
+        return rows, notes
+    try:
+        train_part = training.without_campaigns(data, held.campaigns)
+    except PredictionError as err:
+        notes.append(f"No comparison on held-out campaigns: {err}.")
+        return rows, notes
+    say(0.12, f"Training a comparison model without {len(held.campaigns)} held-out campaign(s)")
+    comparison = training.fit_predictor(train_part, settings, progress_span(say, 0.12, 0.45))
+    say(0.46, "Scoring the held-out results with the current and the comparison model")
+    before = predict_cells(store, old, cells) if old is not None and not held.old_saw else None
+    for label, preds in (("before", before), ("after", predict_cells(store, comparison, cells))):
+        for metric, value in _scored(cells, preds).items():
+            rows.setdefault(f"held-out: {metric}", {})[label] = value
+    fresh = sorted(set(map(str, train_part.groups)) - seen)
+    notes.append(f"Held-out strategies: {', '.join(held.strategies)} (campaigns {', '.join(held.campaigns)}). "
+                 + _before_note(held) + _after_note(len(fresh), old is not None))
+    return rows, notes
+
+
+def _before_note(held: HeldOut) -> str:
+    if held.old_saw:
+        return ("The current model was trained on them, so its figures there would show fit, not forecast; "
+                "'before' is left empty.")
+    return "'Before' is the current model's forecast of them."
+
+
+def _after_note(fresh_campaigns: int, had_model: bool) -> str:
+    """What the comparison model's "after" can show: learning from new campaigns, or only retraining noise."""
+    if not had_model:
+        return ""
+    if fresh_campaigns:
+        return (f" 'After' comes from a model that also learned from {fresh_campaigns} campaign(s) the current "
+                "model had not seen.")
+    return (" The comparison model learned from no result the current model lacked, so a difference "
+            "there is retraining noise, not learning; the next campaign will test the new version.")
+
+
+def _metrics_table(rows: dict[str, dict[str, float]], old_cv: dict, new_cv: dict) -> pd.DataFrame:
+    """The before/after table: held-out rows, then each version's own cross-validated metrics."""
+    rows = {k: dict(v) for k, v in rows.items()}
+    for key in ("auc", "log_loss", "brier", "ece"):
+        if key in new_cv:
+            rows.setdefault(f"cross-validated {key} (each version's own campaign folds)", {}).update(
+                {"before": old_cv.get(key, np.nan), "after": new_cv[key]}
+            )
+    return pd.DataFrame(
+        [{"metric": k, "before": v.get("before", np.nan), "after": v.get("after", np.nan)} for k, v in rows.items()],
+        columns=["metric", "before", "after"],
+    )
+
+
+def after_import(store: Store, cfg: AppConfig, import_id: int, progress: Progress | None = None) -> RetrainReport | None:
     """Retrain automatically after a results import when the setting is on and the import added results."""
     if not auto_retrain_enabled(store):
         return None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from core.learning.experiments import posterior_draws
-from core.store import Store
 from core.intervals import beta_from_interval
+from core.learning.experiments import posterior_draws
 from core.learning.matching import exported_record, plan_frame
 from core.learning.results import strategy_results
+from core.store import Store
+from core.strategy.allocation import thompson_allocation
+from core.strategy.plan import with_allocation
+from core.strategy.records import StrategyRecord, save_strategy
 
 
 # -- next send's allocation -------------------------------------------------------------------
@@ -33,8 +35,6 @@ def next_allocation(
     best times the rest of the treated traffic (so new variants keep being
     tried), and the holdout stays fixed.
     """
-    from core.strategy.allocation import thompson_allocation
-
     counts = arms.set_index(["segment_name", "variant_id"]) if not arms.empty else None
     rows = []
     for segment, group in plan[~plan["is_control"].astype(bool)].groupby("segment_name", sort=False):
@@ -64,11 +64,8 @@ def next_allocation(
     return pd.DataFrame(rows)
 
 
-def update_allocation(store: Store, strategy_id: str, *, author: str | None = None, seed: int = 0):
+def update_allocation(store: Store, strategy_id: str, *, author: str | None = None, seed: int = 0) -> StrategyRecord:
     """Save the strategy's next-send allocation as a new ``measured`` version (old versions stay)."""
-    from core.strategy.records import save_strategy
-    from core.strategy.plan import with_allocation
-
     record = exported_record(store, strategy_id)
     arms, _ = strategy_results(store, strategy_id)
     settings = record.plan.settings

@@ -9,6 +9,7 @@ import pandas as pd
 from core.errors import NotFoundError, ValidationError
 from core.segments import EVERYONE
 from core.store import Store
+from core.strategy.records import StrategyRecord, load_strategy
 
 
 PLAN_COLUMNS = (
@@ -18,10 +19,8 @@ PLAN_COLUMNS = (
 
 
 # -- the plan that results are matched against ------------------------------------
-def exported_record(store: Store, strategy_id: str):
+def exported_record(store: Store, strategy_id: str) -> StrategyRecord:
     """The strategy version results belong to: the latest exported or measured one, else the latest."""
-    from core.strategy.records import load_strategy
-
     version = store.scalar(
         "SELECT max(version) FROM strategies WHERE strategy_id = ? AND status IN (?, ?)",
         [strategy_id, *RESULT_STATUSES],

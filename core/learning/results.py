@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 
 from core.errors import NotFoundError
 from core.learning.experiments import Readout, readout
-from core.segments import EVERYONE
-from core.store import Store
-from core.learning.trust import add_observed
 from core.learning.matching import PLAN_COLUMNS, exported_record, plan_frame
+from core.learning.trust import add_observed
+from core.segments import EVERYONE, get_segment, segment_members
+from core.store import Store
+from core.strategy.records import StrategyRecord, load_strategy, set_status
 
 
 # -- counts per segment x arm ----------------------------------------------------------
 def _segment_of_users(store: Store, plan: pd.DataFrame, users: pd.Series) -> pd.Series:
     """Segment name of each exposed user, from the plan's segment definitions (first match wins)."""
-    from core.segments import get_segment, segment_members
-
     out = pd.Series(pd.NA, index=users.index, dtype="object")
     for _, seg in plan.drop_duplicates("segment_name").iterrows():
         segment = None if seg["segment_id"] is None else get_segment(store, seg["segment_id"])
@@ -224,10 +222,8 @@ def unplanned_campaigns(store: Store) -> pd.DataFrame:
     )
 
 
-def mark_measured(store: Store, strategy_id: str, author: str | None = None):
+def mark_measured(store: Store, strategy_id: str, author: str | None = None) -> StrategyRecord:
     """Record that an exported strategy's results are in (a new ``measured`` version; same plan)."""
-    from core.strategy.records import load_strategy, set_status
-
     current = load_strategy(store, strategy_id)
     if current.status != "exported":
         return current

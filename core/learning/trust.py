@@ -22,6 +22,7 @@ from scipy import stats
 
 from core.errors import ValidationError
 from core.intervals import beta_from_interval
+from core.learning.experiments import wilson_interval
 
 
 TRUST_COLUMNS = ("pred_rate", "pred_low", "pred_high", "sends", "conversions")
@@ -41,8 +42,6 @@ def predictive_interval(
 
 def add_observed(frame: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
     """Add observed rate, its Wilson interval, the predictive interval and an ``inside`` flag."""
-    from core.learning.experiments import wilson_interval
-
     missing = [c for c in TRUST_COLUMNS if c not in frame.columns]
     if missing:
         raise ValidationError(f"trust data lacks columns: {', '.join(missing)}")
@@ -80,8 +79,6 @@ def reliability_curve(frame: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     """Mean predicted vs pooled observed rate in quantile bins of the prediction, weighted by sends."""
     if frame.empty:
         return pd.DataFrame(columns=["bin", "cells", "sends", "predicted", "observed", "obs_low", "obs_high"])
-    from core.learning.experiments import wilson_interval
-
     data = frame.copy()
     n_bins = max(1, min(bins, data["pred_rate"].nunique()))
     data["bin"] = pd.qcut(data["pred_rate"].rank(method="first"), n_bins, labels=False)

@@ -9,12 +9,17 @@ Tests patch these factories rather than library internals.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
+from functools import partial
 
 import streamlit as st
 
 from core.config import AppConfig, load_config
 from core.segments import EVERYONE, SegmentRef
 from core.errors import CopyLiftError
+from core.ingest import ImportOptions, ImportReport, SourceFile, rejected_csv
+from core.ingest import uploads as iup
+from core.ingest import view as ingest_view
 from core.store import Store
 
 # Session-state keys that cross pages.
@@ -104,7 +109,42 @@ def current_segment_label() -> str:
     return current_segment().name
 
 
-def not_built_yet(what: str) -> None:
-    """Empty state for a page whose feature is still being built."""
-    st.info(what)
-    st.page_link("pages/data.py", label="Go to the Data page", icon="🗂️")
+def upload_preview(prefix: str, store: Store, files: list[SourceFile], options: ImportOptions, limit_mb: int,
+                   *, details: bool = False) -> tuple[ImportOptions, ImportReport, bool]:
+    """The upload flow both import pages share: date order, preview (once per state), rejects, consent.
+
+    Asks the date order when the dates fit both (``<prefix>.date_order``), shows the preview (cached in
+    ``<prefix>.preview_cache``), offers the rejected rows as a CSV and asks before importing without them
+    (``<prefix>.accept_rejects``). ``details`` adds the per-file table, notes and column mapping.
+    Returns the options to import with, the preview, and whether the import may go ahead.
+    """
+    order = st.session_state.get(f"{prefix}.date_order")
+    if order is not None:
+        options = replace(options, day_first=ingest_view.day_first_of(order))
+    cached = iup.preview_uploads(store, files, options, limit_mb, st.session_state.get(f"{prefix}.preview_cache"))
+    st.session_state[f"{prefix}.preview_cache"] = cached
+    report = cached.report
+    if report.ambiguous_dates:
+        st.radio("Some dates fit both orders (e.g. " + report.ambiguous_dates[0]["example"] + "). They are:",
+                 ingest_view.DATE_ORDERS, index=int(iup.remembered_day_first(store)), key=f"{prefix}.date_order",
+                 horizontal=True)
+    st.markdown(ingest_view.preview_summary(report, with_tables=details))
+    if details:
+        st.dataframe(ingest_view.files_frame(report), hide_index=True, width="stretch")
+    for issue in report.issues:
+        st.warning(issue)
+    if details:
+        for note in report.notes:
+            st.caption(note)
+        with st.expander("Column mapping"):
+            st.dataframe(ingest_view.mapping_frame(report), hide_index=True, width="stretch")
+    st.caption("First rows as CopyLift will store them")
+    st.dataframe(report.preview_rows, hide_index=True, width="stretch")
+    if not report.rows_rejected:
+        return options, report, True
+    # The CSV is built when the analyst clicks (most never do), not on every rerun.
+    st.download_button("Download rejected rows (CSV)", partial(rejected_csv, report), file_name="rejected_rows.csv",
+                       mime="text/csv", key=f"{prefix}.rejects_download", on_click="ignore")
+    accept = st.checkbox(f"Import the {report.rows_accepted:,} other rows without the {report.rows_rejected:,} "
+                         "rejected ones", key=f"{prefix}.accept_rejects")
+    return options, report, accept

@@ -34,7 +34,8 @@ def test_results_go_through_the_importer_like_an_analysts_upload(tmp_path):
         build_world(store)
         sid = exported_strategy(store)
         sent = _sent(sid)
-        report = upload_results(store, sent, tmp_path / "round_1.csv")
+        cfg = AppConfig(data_dir=tmp_path / "data", db_path=str(tmp_path / "db.duckdb"), model=None)
+        report = upload_results(store, cfg, sent, tmp_path / "round_1.csv")
         assert report.format == "campaign_results" and report.tables["exposures"] == 30
         header = (tmp_path / "round_1.csv").read_text().splitlines()[0]
         assert header == "strategy_id,user_id,variant_id,campaign_id,sent_at,converted,revenue"
@@ -46,10 +47,10 @@ def test_results_go_through_the_importer_like_an_analysts_upload(tmp_path):
         assert load_strategy(store, sid).status == "measured"  # as the Results page marks it
         # The same rows again would be skipped as duplicates: the simulation stops rather than lose them.
         with pytest.raises(ValidationError, match="importer would take 0 of 30"):
-            upload_results(store, sent.assign(revenue=sent["revenue"] + 1), tmp_path / "again.csv")
+            upload_results(store, cfg, sent.assign(revenue=sent["revenue"] + 1), tmp_path / "again.csv")
         # A variant the strategy does not know is reported by the match, not dropped silently.
         with pytest.raises(ValidationError, match="not in the exported plan"):
-            upload_results(store, _sent(sid).assign(variant_id="S-V9", campaign_id="SIM-R2"), tmp_path / "r2.csv")
+            upload_results(store, cfg, _sent(sid).assign(variant_id="S-V9", campaign_id="SIM-R2"), tmp_path / "r2.csv")
         assert store.scalar("SELECT count(*) FROM exposures WHERE variant_id = 'S-V9'") == 0  # checked first
 
 

@@ -1,8 +1,12 @@
-"""Helpers for the Data page's upload flow, kept out of the page script.
+"""The upload flow the Data and Results pages share: save -> preview (once) -> import.
 
 Uploaded bytes are written to content-addressed temporary files (so reruns do
-not pile up copies), the first rows are peeked at for column-mapping
-suggestions, and reports are flattened into small tables for display.
+not pile up copies); the preview is reused while the files, the options and
+the database stay the same (a page reruns on every click, and a preview stages
+every row); the import remembers the date order the analyst chose. The Data
+page's column mapping peeks at the first rows for suggestions. Everything here
+takes and returns plain values: where a page keeps them (its session state) is
+the page's business.
 """
 
 from __future__ import annotations
@@ -10,16 +14,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import tempfile
-from collections.abc import MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from core.errors import ValidationError
-from core.ingest.formats import all_formats
 from core.ingest.context import ImportOptions
-from core.ingest.importer import ImportReport, preview
+from core.ingest.formats import all_formats
+from core.ingest.importer import DAY_FIRST_SETTING, ImportReport, preview, run_import
 from core.ingest.sniff import SourceFile, sniff
 from core.store import Store
 
@@ -67,17 +70,6 @@ def format_choices() -> dict[str, str]:
     return {f.name: f.label for f in all_formats()}
 
 
-def files_frame(report: ImportReport) -> pd.DataFrame:
-    cols = ["name", "compression", "encoding", "encoding_confidence", "separator", "columns", "rows_read",
-            "rows_rejected"]
-    return pd.DataFrame(report.files)[cols] if report.files else pd.DataFrame(columns=cols)
-
-
-def mapping_frame(report: ImportReport) -> pd.DataFrame:
-    rows = [(f, src, dst) for f, m in report.mapping.items() for src, dst in m.items()]
-    return pd.DataFrame(rows, columns=["file", "column", "CopyLift field"])
-
-
 def undoable_imports(store: Store) -> pd.DataFrame:
     return store.df(
         "SELECT import_id, file_name, format, rows_accepted, imported_at FROM import_log "
@@ -91,18 +83,40 @@ def mapping_from_choices(target: str, choices: dict[str, str | None], defaults: 
             "defaults": {f: v for f, v in (defaults or {}).items() if v}}
 
 
-def cached_preview(cache: MutableMapping[str, Any], store: Store, files: list[SourceFile], options: ImportOptions,
-                   limit_mb: int) -> ImportReport:
-    """``preview`` once per (files, options, database state): the page reruns on every click.
+@dataclass(frozen=True)
+class CachedPreview:
+    """A preview and what it was made from (files, options, limit and the state of the import log)."""
 
-    ``cache`` is any mutable mapping (the page passes its session state).
-    """
-    key = repr((sorted(str(f.path) for f in files), options, limit_mb,
-                store.one("SELECT count(*), max(import_id), count(*) FILTER (WHERE status = 'undone') "
-                          "FROM import_log")))
-    hit = cache.get("data.preview_cache")
-    if hit and hit[0] == key:
-        return hit[1]
-    report = preview(store, files, options, limit_mb=limit_mb)
-    cache["data.preview_cache"] = (key, report)
+    key: str
+    report: ImportReport
+
+
+def _preview_key(store: Store, files: list[SourceFile], options: ImportOptions, limit_mb: int) -> str:
+    # The import log's size, newest id and undone count change with every import and undo,
+    # which is when the same file's preview changes (its rows become duplicates, or new again).
+    return repr((sorted(str(f.path) for f in files), options, limit_mb,
+                 store.one("SELECT count(*), max(import_id), count(*) FILTER (WHERE status = 'undone') "
+                           "FROM import_log")))
+
+
+def preview_uploads(store: Store, files: list[SourceFile], options: ImportOptions, limit_mb: int,
+                    previous: CachedPreview | None = None) -> CachedPreview:
+    """``preview`` once per (files, options, database state): ``previous`` is returned while it still holds."""
+    key = _preview_key(store, files, options, limit_mb)
+    if previous is not None and previous.key == key:
+        return previous
+    return CachedPreview(key, preview(store, files, options, limit_mb=limit_mb))
+
+
+def remembered_day_first(store: Store) -> bool:
+    """The date order chosen last time ambiguous dates were imported (month first until then)."""
+    return bool(store.get_setting(DAY_FIRST_SETTING, False))
+
+
+def import_uploads(store: Store, files: list[SourceFile | Path], options: ImportOptions,
+                   limit_mb: int | None = None) -> ImportReport:
+    """``run_import``, then remember the date order the analyst chose, so the next ambiguous file defaults to it."""
+    report = run_import(store, files, options, limit_mb=limit_mb)
+    if options.day_first is not None:
+        store.set_setting(DAY_FIRST_SETTING, options.day_first)
     return report

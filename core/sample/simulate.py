@@ -6,8 +6,8 @@ far, save and export the strategy) -> send (each member of each segment gets
 the arm the plan assigned; whether they convert is drawn from the sample's
 ground-truth response model, ``core.sample.truth``) -> upload results
 (as an analyst would: the round's user-level results written as a
-campaign-results CSV with the strategy id, previewed and imported by
-``core.ingest``, then the strategy marked measured) -> read out and check the
+campaign-results CSV with the strategy id, imported through the Results
+page's own flow, ``core.learning.results_import``) -> read out and check the
 predicted 90% intervals -> retrain (a new model version) -> re-plan.
 
 What it shows: the true conversion rate of the copy the plans chose rises
@@ -18,10 +18,7 @@ of rounds and, as the last line, a JSON object with the figures.
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -33,8 +30,18 @@ import pandas as pd
 
 from core.config import SAMPLE_DIR, AppConfig
 from core.errors import ValidationError
-from core.store import Store
+from core.ingest import ImportOptions, ImportReport
+from core.learning.allocation import next_allocation
+from core.learning.matching import match_upload, plan_frame
+from core.learning.results_import import import_results
 from core.learning.trust import add_observed
+from core.prediction.scoring import predict_variants
+from core.sample.truth import ResponseModel, copy_frame
+from core.segments import get_segment, segment_members
+from core.segments.catalog import SegmentRef
+from core.store import Store
+from core.strategy.plan import Plan, PlanSettings, build_segment_plan, with_allocation
+from core.strategy.records import save_strategy, set_status
 
 
 # Candidate email subject lines (limit 60 characters); {cat} is the promoted category.
@@ -86,6 +93,7 @@ class SimulationResult:
 
 
 # -- adapters to the predictor -----------------------------------------------------------
+# The training and registry modules load skops (seconds): imported where they are used.
 def _train(store: Store, cfg: AppConfig, settings: SimulationSettings, training=None):
     from core.prediction.training import FAST_SETTINGS, train_model
 
@@ -101,8 +109,6 @@ def _load(store: Store, cfg: AppConfig):
 
 
 def _predict(store: Store, predictor, variants: pd.DataFrame, segment, control_id: str):
-    from core.prediction.scoring import predict_variants
-
     return predict_variants(store, predictor, variants, segment, control_variant_id=control_id)
 
 
@@ -127,8 +133,6 @@ def candidate_variants(settings: SimulationSettings) -> pd.DataFrame:
 
 def _true_probabilities(truth, user_ids: np.ndarray, variants: pd.DataFrame, arms: np.ndarray,
                         channel: str, category: str) -> np.ndarray:
-    from core.sample.truth import copy_frame
-
     traits = truth.users(user_ids)
     copies = copy_frame(variants["copy_text"], channel, category).set_index(variants["variant_id"])
     per_user = copies.loc[arms].reset_index(drop=True)
@@ -136,8 +140,6 @@ def _true_probabilities(truth, user_ids: np.ndarray, variants: pd.DataFrame, arm
 
 
 def _segments(store: Store, ids: tuple[str, ...]):
-    from core.segments import get_segment, segment_members
-
     out = []
     for sid in ids:
         seg = get_segment(store, sid)
@@ -151,12 +153,6 @@ def _segments(store: Store, ids: tuple[str, ...]):
 def _plan(store: Store, predictor, variants: pd.DataFrame, segments, observed: pd.DataFrame,
           settings: SimulationSettings, round_no: int):
     """Predict, allocate (model prior + observed counts), save and export a strategy; return it and its plan rows."""
-    from core.learning.allocation import next_allocation
-    from core.learning.matching import plan_frame
-    from core.strategy.plan import Plan, PlanSettings, build_segment_plan, with_allocation
-    from core.segments.catalog import SegmentRef
-    from core.strategy.records import save_strategy, set_status
-
     plan_settings = PlanSettings(mode="explore", holdout=settings.holdout, floor=settings.floor,
                                  seed=settings.seed + round_no)
     info = variants.set_index("variant_id")[["channel", "copy_text"]].to_dict("index")
@@ -229,37 +225,24 @@ def results_csv(results: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def upload_results(store: Store, results: pd.DataFrame, path: Path):
-    """Upload a round's results through the importer, as an analyst would: CSV, preview, import.
+def upload_results(store: Store, cfg: AppConfig, results: pd.DataFrame, path: Path) -> ImportReport:
+    """Upload a round's results as an analyst would: a CSV through the Results page's import flow.
 
     Nothing may go astray: results for arms the exported plan does not know,
     a preview that rejects rows or would skip any as duplicates, or an import
     that writes fewer exposures than were sent stop the simulation
     (``ValidationError``; the first two before anything is written). The
-    strategy is then marked measured, as the Results page does. Returns the
-    import report.
+    strategy is marked measured by ``import_results``, as on the Results page;
+    the loop retrains itself between rounds, so the automatic retrain is off.
+    Returns the import report.
     """
-    from core.ingest import ImportOptions, preview, run_import
-    from core.learning.results import mark_measured
-    from core.learning.matching import match_upload
-
     for match in match_upload(store, results):
         if not match.ok:
             raise ValidationError(" ".join(match.messages))
     results_csv(results, path)
     options = ImportOptions(format="campaign_results", imported_by="simulation")
-    check = preview(store, [path], options)
-    if check.rows_rejected or check.rows_accepted != len(results) or check.tables.get("exposures") != len(results):
-        raise ValidationError(
-            f"{path.name}: the importer would take {check.tables.get('exposures', 0)} of {len(results)} result "
-            f"rows ({check.rows_rejected} rejected: {check.reject_reasons}); {' '.join(check.issues)}"
-        )
-    report = run_import(store, [path], options)
-    if report.tables.get("exposures") != len(results):
-        raise ValidationError(f"{path.name}: {report.tables.get('exposures', 0)} of {len(results)} rows imported")
-    for sid in results["strategy_id"].unique():
-        mark_measured(store, str(sid), author="simulation")
-    return report
+    done = import_results(store, cfg, [path], options, expect_rows=len(results), auto_retrain=False)
+    return done.report
 
 
 def _true_rates(truth, variants: pd.DataFrame, segments, settings: SimulationSettings) -> pd.DataFrame:
@@ -267,8 +250,6 @@ def _true_rates(truth, variants: pd.DataFrame, segments, settings: SimulationSet
     rows = []
     for seg, members in segments:
         traits = truth.users(members)
-        from core.sample.truth import copy_frame
-
         for vid, text in zip(variants["variant_id"], variants["copy_text"]):
             p = truth.probability(traits, copy_frame([text], settings.channel, settings.category)).mean()
             rows.append({"segment_name": seg.name, "variant_id": vid, "true_rate": float(p)})
@@ -288,8 +269,6 @@ def run_simulation(
 
     ``training`` overrides the predictor's ``TrainingSettings`` (tests pass a tiny model).
     """
-    from core.sample.truth import ResponseModel
-
     started = time.perf_counter()
     say = (lambda msg: progress(f"{time.perf_counter() - started:7.1f}s  {msg}")) if progress else (lambda msg: None)
     truth = ResponseModel.load(sample_dir)
@@ -315,7 +294,7 @@ def run_simulation(
             sent = _send(truth, plan_rows, variants, segments, settings, rng,
                          last + pd.Timedelta(hours=r), r, record.strategy_id)
             say(f"round {r}: upload the results (importer)")
-            upload_results(store, sent, uploads / f"round_{r}_{record.strategy_id}.csv")
+            upload_results(store, cfg, sent, uploads / f"round_{r}_{record.strategy_id}.csv")
             counts = sent.groupby(["segment_name", "variant_id"], as_index=False).agg(
                 sends=("user_id", "size"), conversions=("converted", "sum"))
             observed = (pd.concat([observed, counts]).groupby(["segment_name", "variant_id"], as_index=False)

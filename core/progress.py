@@ -16,5 +16,5 @@ def no_progress(fraction: float, message: str) -> None:
 
 
 def progress_span(progress: Progress, start: float, end: float) -> Progress:
-    """A callback for a sub-step that fills ``start``..``end`` of ``progress``'s range."""
-    return lambda fraction, message: progress(start + (end - start) * fraction, message)
+    """A callback for a sub-step that fills ``start``..``end`` of ``progress``'s range (never beyond it)."""
+    return lambda fraction, message: progress(start + (end - start) * min(max(fraction, 0.0), 1.0), message)

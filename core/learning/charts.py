@@ -7,6 +7,8 @@ shown in percent.
 
 from __future__ import annotations
 
+import numbers
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -65,18 +67,42 @@ def reliability_chart(curve: pd.DataFrame) -> go.Figure:
     return fig
 
 
+NO_COVERAGE_YET = "No measured strategy with a prediction yet: coverage per model version appears here."
+
+
+def version_label(value: object) -> str:
+    """"v3" for model version 3 (any integer type, or a whole float from a column with gaps), else the text."""
+    if value is None or pd.isna(value):
+        return "no model version"
+    if isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer()):
+        return f"v{int(value)}"
+    return str(value)
+
+
 def coverage_chart(cov: pd.DataFrame, by: str = "model_version") -> go.Figure:
-    """Share of observed rates inside the predicted 90% intervals, per model version, against the 90% target."""
+    """Share of observed rates inside the predicted 90% intervals, per model version, against the 90% target.
+
+    One bar per version on a category axis (labels "v1", "v2", ...: bare numbers as labels would put
+    the bars on a number line); strategies planned without a model get their own bar. With nothing
+    measured the figure says so instead of drawing empty axes.
+    """
     require_columns(cov, [by, "coverage", "cells"])
-    # Strategies planned without a trained model have no version: show them, labelled, not drop them.
-    labels = [("no model version" if pd.isna(v) else f"v{int(v)}" if isinstance(v, (int, float)) else str(v))
-              for v in cov[by]]
-    data = cov.assign(label=labels, pct=cov["coverage"] * 100)
-    fig = px.bar(data, x="label", y="pct", text="cells", title="Coverage of the predicted 90% intervals by model version",
-                 labels={"label": "Model version", "pct": "Observed inside the interval (%)", "cells": "cells"})
-    fig.update_traces(texttemplate="%{text} cells", textposition="outside")
+    data = cov[cov["coverage"].notna()]
+    fig = go.Figure()
+    fig.update_layout(title="Coverage of the predicted 90% intervals by model version")
+    if data.empty:
+        fig.add_annotation(text=NO_COVERAGE_YET, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        return fig
+    fig.add_trace(go.Bar(
+        x=[version_label(v) for v in data[by]], y=[float(c) * 100 for c in data["coverage"]],
+        text=[f"{int(n)} cells" for n in data["cells"]], textposition="outside", name="coverage",
+        hovertemplate="%{x}<br>%{y:.0f}% inside the interval<br>%{text}<extra></extra>",
+    ))
     fig.add_hline(y=90, line_dash="dash", annotation_text="target 90%")
-    fig.update_yaxes(range=[0, 105])
+    fig.update_xaxes(type="category", title="Model version")
+    fig.update_yaxes(range=[0, 105], title="Observed inside the interval (%)")
     return fig
 
 

@@ -58,3 +58,30 @@ def test_allocation_can_be_saved_as_a_new_version(results_page):
     assert not at.exception, [e.value for e in at.exception]
     # Version 5 marked the strategy measured when its results came in; the new allocation is version 6.
     assert any(f"Saved version 6 of {sid} (status: measured)" in s.value for s in at.success)
+
+
+def test_results_preview_is_made_once_per_upload_not_on_every_rerun(results_page, monkeypatch):
+    import core.ingest.importer as importer
+
+    at, sid = results_page
+    calls = []  # every preview stages all rows and ends in a "preview" report
+    real = importer._build_report
+    monkeypatch.setattr(importer, "_build_report", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    at.file_uploader(key="results.upload").upload("results.csv", aggregate_results_csv(sid), "text/csv").run()
+    at.toggle(key="results.auto_retrain").set_value(True).run()  # any click reruns the page
+    at.toggle(key="results.auto_retrain").set_value(False).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "4 rows read" in " ".join(m.value for m in at.markdown)
+    assert calls.count("preview") == 1
+
+
+def test_coverage_chart_has_a_bar_once_results_are_in(results_page):
+    import json
+
+    at, sid = results_page
+    at.file_uploader(key="results.upload").upload("results.csv", aggregate_results_csv(sid), "text/csv").run()
+    at.button(key="results.import").click().run()
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    cov = next(s for s in specs if "Coverage" in s["layout"]["title"]["text"])
+    assert cov["layout"]["xaxis"]["type"] == "category"
+    assert [t["x"] for t in cov["data"] if t["type"] == "bar"] == [["no model version"]]  # planned without a model

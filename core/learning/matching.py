@@ -141,8 +141,11 @@ def match_upload(store: Store, results: pd.DataFrame) -> list[MatchReport]:
 
 
 def match_stored(store: Store, strategy_id: str) -> MatchReport:
-    """Match what the database holds for ``strategy_id`` against its plan."""
-    plan = plan_frame(exported_record(store, strategy_id))
+    """Match what the database holds for ``strategy_id`` against its plan (not found: a report that says so)."""
+    try:
+        plan = plan_frame(exported_record(store, strategy_id))
+    except NotFoundError:
+        plan = None  # results that name a strategy this database does not know: imported, then reported
     stored = store.df(
         "SELECT variant_id, segment_name FROM variant_results WHERE strategy_id = ? "
         "UNION ALL SELECT DISTINCT variant_id, NULL FROM exposures WHERE strategy_id = ?",

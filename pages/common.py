@@ -15,11 +15,11 @@ from functools import partial
 import streamlit as st
 
 from core.config import AppConfig, load_config
-from core.segments import EVERYONE, SegmentRef
 from core.errors import CopyLiftError
 from core.ingest import ImportOptions, ImportReport, SourceFile, rejected_csv
 from core.ingest import uploads as iup
 from core.ingest import view as ingest_view
+from core.segments import EVERYONE, SegmentRef
 from core.store import Store
 
 # Session-state keys that cross pages.

@@ -3,10 +3,9 @@
 import streamlit as st
 
 from core.errors import CopyLiftError
-from core.ingest import ENCODING_CHOICES, undo_import
+from core.ingest import ENCODING_CHOICES, undo_import, view
 from core.ingest import mapping as imap
 from core.ingest import uploads as iup
-from core.ingest import view
 from core.ingest.charts import events_per_day_chart
 from core.ingest.overview import data_overview, events_per_day, recent_imports
 from core.ingest.sample import reset_to_sample

@@ -10,7 +10,10 @@ import streamlit as st
 from core.errors import CopyLiftError
 from core.generation.working_set import list_working_set
 from core.ingest import ImportOptions, uploads
-from core.learning import charts, results as lr, retrain as lrt, view as lview
+from core.learning import charts
+from core.learning import results as lr
+from core.learning import retrain as lrt
+from core.learning import view as lview
 from core.learning.allocation import update_allocation
 from core.learning.experiments import Readout, readout
 from core.learning.matching import match_stored

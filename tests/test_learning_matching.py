@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from core.errors import NotFoundError
-from core.learning.matching import match_results, match_stored, match_upload, plan_frame, exported_record
 from core.learning.allocation import next_allocation, update_allocation
+from core.learning.matching import exported_record, match_results, match_stored, match_upload, plan_frame
 from core.learning.results import strategy_readout, strategy_results, trust_frame
 from core.prediction.types import VariantPrediction
 from core.strategy.plan import Plan, PlanSettings, build_segment_plan

@@ -9,6 +9,7 @@ import pytest
 from core.store import Store
 from tests.learning_world import TINY, aggregate_results_csv, build_world, exported_strategy
 
+
 @pytest.fixture
 def results_page(app_env, open_page, monkeypatch):
     """The page on a tiny shop (so training takes seconds) with one exported strategy."""

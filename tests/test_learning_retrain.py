@@ -14,13 +14,13 @@ import core.learning.retrain as learning
 import core.prediction.training as training
 from core.config import AppConfig
 from core.errors import PredictionError
+from core.generation.working_set import list_working_set
 from core.ingest import run_import
 from core.learning.retrain import after_import, campaigns_seen, pick_held_out, retrain, set_auto_retrain
-from core.prediction.registry import ModelVersion, file_sha256, get_version, load_version
 from core.prediction.features import build_training_data
+from core.prediction.registry import ModelVersion, file_sha256, get_version, load_version
 from core.prediction.training import train_model, without_campaigns
 from core.store import Store
-from core.generation.working_set import list_working_set
 from tests.learning_world import TINY, aggregate_results_csv, build_world, exported_strategy, user_results_csv
 
 

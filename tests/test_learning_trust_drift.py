@@ -8,7 +8,14 @@ import pytest
 
 from core.errors import ValidationError
 from core.intervals import beta_from_interval
-from core.learning.trust import add_observed, coverage, drift_check, predictive_interval, recent_window, reliability_curve
+from core.learning.trust import (
+    add_observed,
+    coverage,
+    drift_check,
+    predictive_interval,
+    recent_window,
+    reliability_curve,
+)
 
 
 def test_beta_from_interval_matches_mean_and_spread():

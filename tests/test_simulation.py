@@ -12,8 +12,8 @@ import pytest
 
 from core.config import AppConfig
 from core.errors import ValidationError
-from core.sample.generate import generate
 from core.ingest.sample import load_sample
+from core.sample.generate import generate
 from core.sample.simulate import SimulationSettings, format_rounds, run_simulation, summary_json, upload_results
 from core.store import Store
 from core.strategy.records import load_strategy

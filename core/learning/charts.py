@@ -75,7 +75,7 @@ def version_label(value: object) -> str:
     if value is None or pd.isna(value):
         return "no model version"
     if isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer()):
-        return f"v{int(value)}"
+        return f"v{int(float(value))}"
     return str(value)
 
 

@@ -24,7 +24,6 @@ from scipy import special, stats
 
 from core.errors import ValidationError
 
-
 ARM_COLUMNS = ("segment_name", "variant_id", "sends", "conversions", "revenue", "is_control")
 
 
@@ -349,6 +348,8 @@ def _arm_row(segment, arm: pd.Series, p_best: float, control: tuple[int, int], u
     if user_revenue is not None:
         mask = (user_revenue["segment_name"] == segment) & (user_revenue["variant_id"] == arm["variant_id"])
         values = user_revenue.loc[mask, "revenue"].to_numpy(float)
+    rlo: float | None
+    rhi: float | None
     if len(values):
         rps, rlo, rhi = bootstrap_revenue_per_send(values, conf, seed=seed)
         row["revenue_method"] = "bootstrap"

@@ -11,7 +11,6 @@ from core.segments import EVERYONE
 from core.store import Store
 from core.strategy.records import StrategyRecord, load_strategy
 
-
 PLAN_COLUMNS = (
     "strategy_id", "strategy_version", "strategy_name", "segment_name", "segment_id", "segment_version",
     "variant_id", "is_control", "share", "planned_sends", "pred_rate", "pred_low", "pred_high", "model_version",

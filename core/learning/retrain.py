@@ -121,7 +121,7 @@ def predict_cells(store: Store, predictor: Predictor, cells: pd.DataFrame) -> pd
     Cells whose arm has no stored copy (a holdout that received nothing) are left out.
     """
     variants = load_variants(store)
-    out = []
+    out: list[dict] = []
     keys = cells[["segment_id", "segment_name"]].drop_duplicates()
     for seg_id, seg_name in keys.itertuples(index=False):
         wanted = set(cells.loc[cells["segment_name"] == seg_name, "variant_id"].astype(str))
@@ -226,7 +226,7 @@ def retrain(
 
     say = progress or no_progress
     old = load_latest(store, cfg)
-    old_mv = get_version(store, old.version) if old is not None else None
+    old_mv = get_version(store, old.version) if old is not None and old.version is not None else None
     campaigns = measured_campaigns(store)
     seen = campaigns_seen(old_mv, campaigns)
     held = pick_held_out(campaigns, seen, holdout_share)

@@ -24,7 +24,6 @@ from core.errors import ValidationError
 from core.intervals import beta_from_interval
 from core.learning.experiments import wilson_interval
 
-
 TRUST_COLUMNS = ("pred_rate", "pred_low", "pred_high", "sends", "conversions")
 
 

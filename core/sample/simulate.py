@@ -43,7 +43,6 @@ from core.store import Store
 from core.strategy.plan import Plan, PlanSettings, build_segment_plan, with_allocation
 from core.strategy.records import save_strategy, set_status
 
-
 # Candidate email subject lines (limit 60 characters); {cat} is the promoted category.
 # They differ in the features the true model rewards or punishes (discount, free
 # shipping, urgency, personalization, call to action, length over the limit...).
@@ -157,7 +156,7 @@ def _plan(store: Store, predictor, variants: pd.DataFrame, segments, observed: p
                                  seed=settings.seed + round_no)
     info = variants.set_index("variant_id")[["channel", "copy_text"]].to_dict("index")
     seg_plans = []
-    for seg, members in segments:
+    for seg, _members in segments:
         preds = _predict(store, predictor, variants, seg, "SIM-CTRL")
         seg_plans.append(build_segment_plan(
             SegmentRef(seg.segment_id, seg.version, seg.name), preds,

@@ -86,3 +86,21 @@ def test_coverage_chart_has_a_bar_once_results_are_in(results_page):
     cov = next(s for s in specs if "Coverage" in s["layout"]["title"]["text"])
     assert cov["layout"]["xaxis"]["type"] == "category"
     assert [t["x"] for t in cov["data"] if t["type"] == "bar"] == [["no model version"]]  # planned without a model
+
+
+def test_results_with_ambiguous_dates_ask_the_order_as_on_the_data_page(results_page):
+    at, sid = results_page
+    lines = ["strategy_id,user_id,variant_id,campaign_id,sent_at,converted,revenue"]
+    lines += [f"{sid},u{i:04d},{('S-CTL', 'S-V1', 'S-V2')[i % 3]},S-MAR,03/04/2026 09:{i:02d},{int(i % 7 == 0)},0"
+              for i in range(30)]
+    at.file_uploader(key="results.upload").upload("march.csv", ("\n".join(lines) + "\n").encode(), "text/csv").run()
+    assert any("fits both day-first and month-first" in w.value for w in at.warning)
+    at.radio(key="results.date_order").set_value("day first (D/M/Y)").run()
+    at.button(key="results.import").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Imported 30 of 30 rows" in s.value for s in at.success)
+    from pages.common import get_store  # the app's own cached store
+
+    assert str(get_store().scalar("SELECT min(sent_at) FROM exposures WHERE strategy_id = ?", [sid])) \
+        == "2026-04-03 09:00:00"
+    assert get_store().get_setting("import.day_first") is True

@@ -66,6 +66,8 @@ def campaign_labels(campaigns: pd.DataFrame) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class AllocationView:
+    """The next send's shares per segment x variant and the caption that explains them."""
+
     shares: pd.DataFrame  # ``next_allocation``'s frame
     caption: str
 

@@ -11,8 +11,8 @@ from core.learning.allocation import next_allocation, update_allocation
 from core.learning.matching import exported_record, match_results, match_stored, match_upload, plan_frame
 from core.learning.results import strategy_readout, strategy_results, trust_frame
 from core.prediction.types import VariantPrediction
-from core.strategy.plan import Plan, PlanSettings, build_segment_plan
 from core.segments.catalog import SegmentRef
+from core.strategy.plan import Plan, PlanSettings, build_segment_plan
 from core.strategy.records import save_strategy, set_status
 
 

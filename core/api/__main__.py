@@ -1,0 +1,92 @@
+"""Command line: ``python -m core.api --db PATH --port N`` serves; ``python -m core.api keys ...`` manages keys.
+
+    python -m core.api --db data/copylift.duckdb --port 8000 [--host 127.0.0.1] [--dashboard-port 8501]
+    python -m core.api keys create --name "ESP" --scopes decide,events [--rate 200] [--db PATH]
+    python -m core.api keys list [--db PATH]
+    python -m core.api keys revoke KEY_ID [--db PATH]
+
+The key commands open the database file themselves, so they run while the
+service is stopped (DuckDB refuses a second process while the service holds
+the file); a running service picks up a revocation within 5 seconds when it
+is made from its own process, and at its next start otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.errors import CopyLiftError
+
+
+def _db_default() -> str:
+    from core.config import load_config
+
+    return load_config().db_path
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from core.api.keys import create_key, list_keys, revoke_key
+    from core.store import Store
+
+    with Store(args.db) as store:
+        if args.action == "create":
+            key, text = create_key(store, args.name, args.scopes, args.rate)
+            print(f"Created key {key.key_id} ({key.name}; scopes {','.join(sorted(key.scopes))}; "
+                  f"{key.rate_per_s:g} requests/s).")
+            print("The key is shown once; store it now:")
+            print(text)
+        elif args.action == "list":
+            frame = list_keys(store)
+            print("no keys yet" if frame.empty else frame.to_string(index=False))
+        else:
+            revoke_key(store, args.key_id)
+            print(f"Key {args.key_id} revoked.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["keys"]:
+        parser = argparse.ArgumentParser(prog="python -m core.api keys", description="Manage API keys.")
+        parser.add_argument("--db", default=None, help="database file (default: COPYLIFT_DB or data/copylift.duckdb)")
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a key (printed once)")
+        create.add_argument("--name", required=True)
+        create.add_argument("--scopes", required=True, help="comma list of decide, events, read")
+        create.add_argument("--rate", type=float, default=200.0, help="requests per second allowed (default 200)")
+        sub.add_parser("list", help="list keys (never their secrets)")
+        revoke = sub.add_parser("revoke", help="revoke a key by its id")
+        revoke.add_argument("key_id")
+        args = parser.parse_args(argv[1:])
+        args.db = args.db or _db_default()
+        try:
+            return _keys(args)
+        except CopyLiftError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    parser = argparse.ArgumentParser(prog="python -m core.api", description="Serve the CopyLift decision service.")
+    parser.add_argument("--db", default=None, help="database file (default: COPYLIFT_DB or data/copylift.duckdb)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--dashboard-port", type=int, default=None,
+                        help="also run the dashboard in this process on this port (one process owns the file)")
+    parser.add_argument("--update-every-conversions", type=int, default=50)
+    parser.add_argument("--update-every-seconds", type=float, default=300.0)
+    parser.add_argument("--retrain-after-conversions", type=int, default=500, help="0 turns background retrain off")
+    args = parser.parse_args(argv)
+    from core.api.learn import LearnSettings
+    from core.api.server import serve
+
+    learn = LearnSettings(every_conversions=args.update_every_conversions, every_seconds=args.update_every_seconds,
+                          retrain_after_conversions=args.retrain_after_conversions)
+    try:
+        serve(args.db or _db_default(), args.host, args.port, dashboard_port=args.dashboard_port, learn=learn)
+    except CopyLiftError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The real thing: ``python -m core.api`` under uvicorn, and a kill -9 in the middle of event batches."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from core.store import Store
+from tests.api_fixtures import USERS, service_db
+from tests.api_server import start_service, stop_service
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "live.duckdb"
+    sid, key = service_db(path)
+    return path, sid, key
+
+
+def test_every_endpoint_over_real_http(db):
+    path, sid, key = db
+    proc, url = start_service(path)
+    try:
+        auth = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=url, headers=auth, timeout=30) as c:
+            assert c.get("/health").json()["status"] == "ok"
+            assert c.get("/docs").status_code == 200
+            out = c.post("/v1/decisions", json={"strategy_id": sid, "user_ids": USERS[:1000]}).json()
+            assert len(out["decisions"]) == 1000 and all(d["status"] == "decided" for d in out["decisions"])
+            user = out["decisions"][0]
+            r = c.post("/v1/events", json={"events": [
+                {"event_id": "x1", "type": "delivery", "strategy_id": sid, "user_id": user["user_id"]},
+                {"event_id": "x2", "type": "conversion", "strategy_id": sid, "user_id": user["user_id"], "value": 9.5},
+                {"event_id": "x3", "type": "click", "strategy_id": sid, "user_id": "nobody"}]})
+            assert r.json()["stored"] == 2 and r.json()["rejected"][0]["index"] == 2
+            info = c.get(f"/v1/strategies/{sid}").json()
+            assert info["status"] == "approved" and info["decided_users"] == 1000
+            arm = next(x for x in info["live_counts"] if x["variant_id"] == user["variant_id"])
+            assert arm["sends"] == 1 and arm["conversions"] == 1 and arm["revenue"] == 9.5
+            assert httpx.get(url + f"/v1/strategies/{sid}").status_code == 401
+            assert c.get("/health").json()["refused"] == {"401": 1}
+    finally:
+        stop_service(proc)
+    assert proc.returncode == 0  # a clean stop after SIGTERM
+    with Store(path, read_only=True) as s:  # the file is free again and holds what was acknowledged
+        assert s.scalar("SELECT count(*) FROM api_decisions") == 1000
+
+
+def test_the_service_binds_loopback_by_default(db):
+    path, _, _ = db
+    proc, url = start_service(path)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        import psutil
+
+        addrs = {c.laddr.ip for c in psutil.Process(proc.pid).net_connections() if c.status == "LISTEN"}
+        assert addrs == {"127.0.0.1"}
+    finally:
+        stop_service(proc)
+
+
+def _sender(url, key, sid, users, prefix, acked, in_flight, stop):
+    """Send batches of 200 events until stopped; remember which were acknowledged."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+        n = 0
+        while not stop.is_set():
+            batch = [{"event_id": f"{prefix}-{n}-{i}", "type": "delivery", "strategy_id": sid, "user_id": u}
+                     for i, u in enumerate(users)]
+            in_flight[prefix] = batch
+            try:
+                r = c.post("/v1/events", json={"events": batch})
+            except httpx.HTTPError:
+                return  # the server died with this batch in flight
+            if r.status_code == 200 and r.json()["stored"] == len(batch):
+                acked.update(e["event_id"] for e in batch)
+                in_flight.pop(prefix, None)
+            n += 1
+
+
+def test_kill_9_mid_batch_loses_nothing_acknowledged_and_keeps_no_partial_batch(db):
+    path, sid, key = db
+    proc, url = start_service(path)
+    acked: set[str] = set()
+    in_flight: dict[str, list[dict]] = {}
+    stop = threading.Event()
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+            c.post("/v1/decisions", json={"strategy_id": sid, "user_ids": USERS[:800]}).raise_for_status()
+        senders = [threading.Thread(target=_sender, args=(url, key, sid, USERS[i * 200:(i + 1) * 200], f"s{i}",
+                                                          acked, in_flight, stop)) for i in range(4)]
+        for t in senders:
+            t.start()
+        deadline = time.monotonic() + 30
+        while len(acked) < 4000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        stop.set()
+        for t in senders:
+            t.join(30)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert len(acked) >= 4000
+    with Store(path) as s:
+        stored = {r[0] for r in s.rows("SELECT event_id FROM api_events")}
+    assert acked <= stored  # every acknowledged event survived the crash
+    extra = stored - acked
+    for batch in in_flight.values():  # a batch in flight is all there (committed, not yet answered) or not at all
+        ids = {e["event_id"] for e in batch}
+        assert ids <= extra or not ids & extra
+        extra -= ids
+    assert not extra
+    # The client retries what was not acknowledged: idempotency makes stored == acknowledged.
+    proc, url = start_service(path)
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+            for batch in in_flight.values():
+                assert c.post("/v1/events", json={"events": batch}).status_code == 200
+                acked.update(e["event_id"] for e in batch)
+    finally:
+        stop_service(proc)
+    with Store(path, read_only=True) as s:
+        assert s.scalar("SELECT count(*) FROM api_events") == len(acked)

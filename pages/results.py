@@ -14,6 +14,7 @@ from core.learning.retrain import after_import, auto_retrain_enabled, retrain, s
 from core.learning.view import readout_table
 from core.learning import charts as charts
 from core.learning import trust as trust_checks
+from core.api import view as live
 from core.errors import CopyLiftError
 from core.learning.experiments import readout
 from core.ingest import ImportOptions, preview, run_import
@@ -190,7 +191,23 @@ def retrain_section() -> None:
         st.plotly_chart(charts.movement_chart(report.movement), width="stretch", key="results.movement")
 
 
-for section in (trust_section, upload_section, readout_section, unplanned_section, retrain_section):
+def live_section() -> None:
+    served = live.live_strategies(store)
+    if served.empty:
+        return
+    st.header("Live: decisions and outcomes from the decision service")
+    names = dict(zip(served["strategy_id"], served["name"].fillna("(unknown strategy)")))
+    sid = st.selectbox("Served strategy", list(names), format_func=lambda s: f"{names[s]} ({s})", key="results.live")
+    view = live.live_view(store, sid)
+    st.caption(f"{int(served.set_index('strategy_id').loc[sid, 'decided']):,} users decided, {view.events:,} events "
+               "received. Sends count delivered users (a holdout that gets nothing counts when decided).")
+    st.dataframe(view.counts, hide_index=True, width="stretch", key="results.live_counts")
+    st.plotly_chart(live.allocation_history_chart(view.history), width="stretch", key="results.live_alloc")
+    if not view.retrains.empty:
+        st.dataframe(view.retrains, hide_index=True, width="stretch", key="results.live_retrains")
+
+
+for section in (trust_section, upload_section, readout_section, live_section, unplanned_section, retrain_section):
     try:
         section()
     except CopyLiftError as err:

@@ -26,6 +26,8 @@ from core.store import Store
 from core.strategy.plan import CONTROL_ARM, SegmentRef
 from core.strategy.records import StrategyRecord, load_strategy
 
+# A user's decision is their latest row (a user decided afresh keeps the old row for the record).
+LATEST = "QUALIFY row_number() OVER (PARTITION BY strategy_id, user_id ORDER BY decided_at DESC) = 1"
 DECIDABLE = ("approved", "exported", "measured")  # approved, and not sent back or edited since
 MembersOf = Callable[[SegmentRef], Sequence[str]]
 
@@ -144,6 +146,7 @@ class LiveStrategy:
                 else:
                     self.segment_of.setdefault(uid, i)
         self.sticky: dict[str, Decision] = {}
+        self._bases: dict[tuple[int, int], dict] = {}
         self.lock = threading.Lock()  # guards ``sticky`` against the loader thread and the writer's undo
 
     def arm_of(self, user_id: str) -> tuple[LiveSegment, Arm] | None:
@@ -192,20 +195,31 @@ class LiveStrategy:
             return "do_not_send"
         return "send" if arm.template is not None else "holdout"
 
-    def _answer(self, uid: str, d: Decision, fallback: str) -> dict:
-        seg = self.segments[d.segment]
-        arm = seg.arms[d.arm]
+    def _base(self, seg_no: int, arm_no: int) -> dict:
+        """The part of an answer every user of one arm shares (built once per arm)."""
+        seg = self.segments[seg_no]
+        arm = seg.arms[arm_no]
         action = self._action(seg, arm)
         return {
-            "user_id": uid, "status": "decided", "action": action, "segment": seg.name,
+            "user_id": None, "status": "decided", "action": action, "segment": seg.name,
             "variant_id": arm.variant_id, "arm": "control" if arm.is_control else "treatment",
             "copy_variant_id": arm.copy_variant_id, "channel": arm.channel,
-            "copy": render(arm.template, self.first_names.get(uid), fallback) if action == "send" else None,
+            "copy": arm.template if action == "send" else None,
             "offer": arm.offer if action == "send" else None,
             "reason": seg.reason if action == "do_not_send" else
             ("holdout: send nothing to this user" if action == "holdout" else None),
-            "allocation_no": d.allocation_no,
+            "allocation_no": None,
         }
+
+    def _answer(self, uid: str, d: Decision, fallback: str) -> dict:
+        base = self._bases.get((d.segment, d.arm))
+        if base is None:
+            base = self._bases[(d.segment, d.arm)] = self._base(d.segment, d.arm)
+        out = dict(base)
+        out["user_id"], out["allocation_no"] = uid, d.allocation_no
+        if out["copy"] is not None and "{first_name}" in out["copy"]:
+            out["copy"] = render(out["copy"], self.first_names.get(uid), fallback)
+        return out
 
     def _ineligible(self, uid: str) -> dict:
         if uid not in self.known_users:
@@ -254,7 +268,7 @@ def restore_sticky(store: Store, live: LiveStrategy) -> None:
     seg_index = {s.name: i for i, s in enumerate(live.segments)}
     arm_index = {(s.name, a.variant_id): j for s in live.segments for j, a in enumerate(s.arms)}
     rows = store.rows(
-        "SELECT user_id, segment_name, variant_id, allocation_no FROM api_decisions WHERE strategy_id = ?",
+        f"SELECT user_id, segment_name, variant_id, allocation_no FROM api_decisions WHERE strategy_id = ? {LATEST}",
         [live.strategy_id],
     )
     with live.lock:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from core.api.decide import Allocation, LiveStrategy
+from core.api.decide import LATEST, Allocation, LiveStrategy
 from core.learning.allocation import next_allocation
 from core.learning.matching import plan_frame
 from core.store import Store
@@ -42,7 +42,7 @@ class LearnSettings:
 def arm_counts(store: Store, strategy_id: str) -> pd.DataFrame:
     """Decided, exposed (sends), opened, clicked, converted users and revenue per segment x arm."""
     frame = store.df(
-        """WITH u AS (
+        f"""WITH u AS (
                SELECT user_id, bool_or(event_type = 'delivery') AS delivered, bool_or(event_type = 'open') AS opened,
                       bool_or(event_type = 'click') AS clicked, bool_or(event_type = 'conversion') AS converted,
                       coalesce(sum(value) FILTER (WHERE event_type IN ('conversion', 'revenue')), 0) AS revenue
@@ -50,7 +50,7 @@ def arm_counts(store: Store, strategy_id: str) -> pd.DataFrame:
            j AS (SELECT d.*, coalesce(u.delivered, false) OR d.action = 'holdout' AS exposed,
                         coalesce(u.opened, false) AS opened, coalesce(u.clicked, false) AS clicked,
                         coalesce(u.converted, false) AS converted, coalesce(u.revenue, 0) AS revenue
-                 FROM api_decisions d LEFT JOIN u USING (user_id) WHERE d.strategy_id = ?)
+                 FROM (SELECT * FROM api_decisions WHERE strategy_id = ? {LATEST}) d LEFT JOIN u USING (user_id))
            SELECT segment_name, variant_id, bool_or(is_control) AS is_control, count(*) AS decided,
                   count_if(exposed) AS sends, count_if(opened) AS opens, count_if(clicked) AS clicks,
                   count_if(converted AND exposed) AS conversions, sum(revenue) AS revenue
@@ -147,7 +147,7 @@ def materialize_exposures(store: Store) -> int:
     The service's rows are replaced as a whole (they are derived from the
     decisions and events, which stay the record), in one transaction.
     """
-    sql = """
+    sql = f"""
         WITH u AS (
             SELECT strategy_id, user_id, min(ts) FILTER (WHERE event_type = 'delivery') AS delivered_at,
                    bool_or(event_type = 'open') AS opened, bool_or(event_type = 'click') AS clicked,
@@ -158,7 +158,7 @@ def materialize_exposures(store: Store) -> int:
         SELECT d.user_id, coalesce(d.copy_variant_id, d.variant_id), coalesce(u.delivered_at, d.decided_at),
                coalesce(u.opened, false), coalesce(u.clicked, false), coalesce(u.converted, false),
                coalesce(u.revenue, 0), d.strategy_id, 'api'
-        FROM api_decisions d LEFT JOIN u USING (strategy_id, user_id)
+        FROM (SELECT * FROM api_decisions {LATEST}) d LEFT JOIN u USING (strategy_id, user_id)
         WHERE u.delivered_at IS NOT NULL OR d.action = 'holdout'"""
     with store.transaction() as cur:
         cur.execute("DELETE FROM exposures WHERE source = 'api'")

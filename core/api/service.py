@@ -20,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from core.api.decide import DECIDABLE, LiveStrategy, MembersOf, decidable_record, load_live
+from core.api.decide import DECIDABLE, LATEST, LiveStrategy, MembersOf, decidable_record, load_live
 from core.api.keys import KeyRing, RateLimiter
 from core.api.learn import LearnSettings, arm_counts, materialize_exposures, next_live_allocation, record_allocation, \
     restore_allocation
+from core.api.retrain_job import run_retrain
 from core.api.writer import Writer
 from core.store import Store
 
@@ -138,7 +139,7 @@ class Service:
                 out[uid] = (found[0].name, found[1].variant_id)
         if missing:
             rows = self.store.rows("SELECT user_id, segment_name, variant_id FROM api_decisions WHERE strategy_id = ? "
-                                   "AND user_id IN (SELECT unnest(?::VARCHAR[]))", [strategy_id, missing])
+                                   f"AND user_id IN (SELECT unnest(?::VARCHAR[])) {LATEST}", [strategy_id, missing])
             out.update({r[0]: (r[1], r[2]) for r in rows})
         return out
 
@@ -237,15 +238,15 @@ class Service:
             materialize_exposures(self.store)
             if self._retrain_fn is not None:
                 report = self._retrain_fn(self.store, self.cfg)
+                report = {"old_version": report.old_version, "new_version": report.new_version,
+                          "metrics": report.metrics.to_dict("records"), "notes": list(report.notes)}
             else:
-                from core.learning.retrain import retrain
-
-                report = retrain(self.store, self.cfg)
-            summary = {"metrics": report.metrics.to_dict("records"), "notes": list(report.notes)}
+                report = run_retrain(self.store, self.cfg)
+            summary = {"metrics": report["metrics"], "notes": report["notes"]}
             self.store.execute(
                 "UPDATE api_retrains SET status = 'done', old_version = ?, new_version = ?, report_json = ?, "
                 "finished_at = current_timestamp WHERE run_no = ?",
-                [report.old_version, report.new_version, json.dumps(summary, default=str), run_no])
+                [report["old_version"], report["new_version"], json.dumps(summary, default=str), run_no])
         except Exception as err:  # recorded for the Results page; decisions carry on with the old model
             log.exception("background retrain failed")
             self.store.execute("UPDATE api_retrains SET status = 'failed', error = ?, finished_at = current_timestamp "

@@ -47,17 +47,14 @@ def build_db(path: Path, extra_users: int) -> tuple[str, str, list[str]]:
     """The sample shop plus extra customers, an approved all-customers strategy and a key."""
     from core.api.keys import create_key
     from core.ingest.sample import load_sample
-    from tests.api_fixtures import all_customers_plan, approved_strategy
+    from tests.api_fixtures import add_copy_variants, all_customers_plan, approved_strategy
 
     with Store(path) as store:
         load_sample(store)
         ids = [f"bench-{i:07d}" for i in range(extra_users)]
         store.execute("INSERT INTO users (user_id, first_name, source) SELECT unnest(?::VARCHAR[]), 'Sam', 'bench'",
                       [ids])
-        for vid, text in (("ctrl", "Our spring collection is here"), ("v1", "{first_name}, 20% off today"),
-                          ("v2", "Free shipping on your favourites")):
-            store.execute("INSERT INTO variants (variant_id, channel, copy_text, is_control) VALUES (?, ?, ?, ?) "
-                          "ON CONFLICT DO NOTHING", [vid, "email_subject", text, vid == "ctrl"])
+        add_copy_variants(store)
         sid = approved_strategy(store, all_customers_plan())
         _, key = create_key(store, "bench", "decide,events,read", rate_per_s=1e9)
         users = [r[0] for r in store.rows("SELECT user_id FROM users ORDER BY user_id")]

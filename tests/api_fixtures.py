@@ -24,11 +24,16 @@ COPY = {
 def seed_shop(store: Store) -> None:
     store.execute("INSERT INTO users (user_id, first_name) SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
                   [USERS, [None if i % 3 == 0 else f"Name{i}" for i in range(len(USERS))]])
-    store.execute("INSERT INTO products (product_id, title) VALUES ('p1', 'Wool Beanie')")
+    add_copy_variants(store)
+
+
+def add_copy_variants(store: Store) -> None:
+    """The four variants the test plans use (and a product for their {product} token)."""
+    store.execute("INSERT INTO products (product_id, title) VALUES ('p1', 'Wool Beanie') ON CONFLICT DO NOTHING")
     for vid, (channel, text, otype, ovalue) in COPY.items():
         store.execute(
             "INSERT INTO variants (variant_id, channel, copy_text, offer_type, offer_value, product_id, is_control) "
-            "VALUES (?, ?, ?, ?, ?, 'p1', ?)", [vid, channel, text, otype, ovalue, vid == "ctrl"])
+            "VALUES (?, ?, ?, ?, ?, 'p1', ?) ON CONFLICT DO NOTHING", [vid, channel, text, otype, ovalue, vid == "ctrl"])
 
 
 def members_of(ref: SegmentRef) -> list[str]:

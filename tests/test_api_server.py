@@ -7,6 +7,8 @@ import signal
 import threading
 import time
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -130,3 +132,46 @@ def test_kill_9_mid_batch_loses_nothing_acknowledged_and_keeps_no_partial_batch(
         stop_service(proc)
     with Store(path, read_only=True) as s:
         assert s.scalar("SELECT count(*) FROM api_events") == len(acked)
+
+
+def test_while_the_service_runs_no_other_process_can_open_the_file(db):
+    """DuckDB 2.0: a writer process locks the file against every other process, read-only ones too."""
+    import subprocess
+    import sys
+
+    path, _, _ = db
+    proc, _ = start_service(path)
+    try:
+        probe = ("import sys; from core.store import Store; from core.errors import StoreError\n"
+                 "try:\n    Store(sys.argv[1], read_only=True)\nexcept StoreError as e:\n    print('refused', e)")
+        out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60,
+                             cwd=Path(__file__).resolve().parent.parent)
+        assert out.stdout.startswith("refused") and "lock" in out.stdout
+    finally:
+        stop_service(proc)
+
+
+def test_service_and_dashboard_side_by_side_in_one_process(db):
+    path, sid, key = db
+    from tests.api_server import free_port
+
+    ui = free_port()
+    proc, url = start_service(path, None, "--dashboard-port", str(ui))
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # Streamlit starts after the API thread; poll its health endpoint
+            try:
+                if httpx.get(f"http://127.0.0.1:{ui}/_stcore/health", timeout=5).text == "ok":
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+            out = c.post("/v1/decisions", json={"strategy_id": sid, "user_ids": USERS[:10]}).json()
+            assert len(out["decisions"]) == 10
+        # The dashboard's page is served by the same process (one database instance, no lock conflict).
+        assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=30).status_code == 200
+    finally:
+        stop_service(proc)
+    assert proc.returncode == 0

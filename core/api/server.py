@@ -75,9 +75,10 @@ def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, dashboard_port:
         thread.start()
         from streamlit.web import bootstrap
 
-        bootstrap.run(str(ROOT / "app.py"), False, [], {
-            "server.headless": True, "server.address": host, "server.port": dashboard_port,
-            "browser.gatherUsageStats": False})
+        flags = {"server_headless": True, "server_address": host, "server_port": dashboard_port,
+                 "browser_gatherUsageStats": False, "server_fileWatcherType": "none"}
+        bootstrap.load_config_options(flags)  # what `streamlit run --server.port ...` does before run()
+        bootstrap.run(str(ROOT / "app.py"), False, [], flags)
     finally:
         server.should_exit = True
         service.close()

@@ -179,6 +179,8 @@ class Service:
         alloc, rows = next_live_allocation(live, counts, self.settings.learn, trigger)
         record_allocation(self.store, rows)
         live.allocation = alloc  # one reference swap: a decision sees the old or the new shares, never a mix
+        # The Results page's readout and the retrain read ``exposures``: refresh the service's rows there.
+        materialize_exposures(self.store)
         self._last_update[strategy_id] = time.monotonic()
 
     def _due(self, strategy_id: str, now: float) -> str | None:

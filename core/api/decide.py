@@ -17,6 +17,7 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -66,9 +67,8 @@ class Allocation:
         return edges
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The stored, sticky part of a decision."""
+class Decision(NamedTuple):
+    """The stored, sticky part of a decision (a tuple: one is made per user, and tuples are cheapest)."""
 
     segment: int  # index into LiveStrategy.segments
     arm: int  # index into that segment's arms

@@ -121,6 +121,7 @@ def main() -> None:
     args.extra_users = 1 + 4 * args.count + 3 * 1000 * args.batches  # every decision is for a new user
     tmp = Path(tempfile.mkdtemp(prefix="copylift-bench-api-"))
     os.environ["COPYLIFT_DATA_DIR"] = str(tmp / "data")  # the background retrain saves its model here
+    load_start = os.getloadavg()[0]
     t = time.perf_counter()
     sid, key, users = build_db(tmp / "bench.duckdb", args.extra_users)
     print(f"database: {len(users):,} users, built in {time.perf_counter() - t:.1f} s ({tmp})")
@@ -177,6 +178,8 @@ def main() -> None:
         retrains = s.rows("SELECT status, extract(epoch FROM finished_at - started_at) FROM api_retrains")
         allocations = s.scalar("SELECT count(DISTINCT update_no) FROM api_allocations")
         stored_events = s.scalar("SELECT count(*) FROM api_events")
+    load_end = os.getloadavg()[0]
+    print(f"load average (1 min) at start {load_start:.1f}, at end {load_end:.1f} on {os.cpu_count()} CPUs")
     base = rows[0][3]["per_s"]
     print(f"\n{'phase':<44}{'clients':>8}{'req/s':>10}{'users/s':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
           f"{'errors':>8}{'vs /health':>11}")
@@ -205,7 +208,7 @@ def main() -> None:
         "events": summary["events_per_s"] >= TARGETS["events_per_s"],
     }
     print("targets met: " + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in met.items()))
-    print(json.dumps({"bench": "api", "cpus": os.cpu_count(), "summary": summary, "targets_met": met,
+    print(json.dumps({"bench": "api", "cpus": os.cpu_count(), "load_start": load_start, "load_end": load_end, "summary": summary, "targets_met": met,
                       "retrains": [list(r) for r in retrains], "allocation_updates": allocations, "phases": out}))
 
 

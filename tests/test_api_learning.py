@@ -175,3 +175,33 @@ def test_exposures_are_replaced_not_duplicated(store):
         assert got["converted"].sum() == sum(d["variant_id"] == "v1" for d in ds[:40])
     finally:
         service.close()
+
+
+def test_stopping_the_service_stops_a_running_retrain_and_records_it(store, monkeypatch):
+    import subprocess
+    import sys
+
+    import core.api.service as service_module
+
+    def child_that_hangs(st, cfg, started=None):
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        started(proc)
+        if proc.wait() != 0:
+            raise RuntimeError(f"retrain process stopped ({proc.returncode})")
+        return {}
+
+    monkeypatch.setattr(service_module, "run_retrain", child_that_hangs)
+    service, _, _ = make(store)
+    service.start_retrain("test")
+    deadline = time.monotonic() + 10
+    while service._retrain_child is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = service._retrain_child
+    service.close()
+    assert child.poll() is not None  # not left running after the service
+    status, error = store.one("SELECT status, error FROM api_retrains")
+    assert status == "failed" and "stopped" in error
+    # A run left 'running' by a crash is closed when the next service starts.
+    store.execute("UPDATE api_retrains SET status = 'running', error = NULL")
+    Service(store).close()
+    assert store.one("SELECT status, error FROM api_retrains") == ("failed", "the service stopped before it finished")

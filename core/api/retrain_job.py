@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import PredictionError
@@ -43,8 +44,12 @@ def snapshot(store: Store, path: Path) -> None:
         cur.execute("DETACH copylift_snapshot")
 
 
-def run_retrain(store: Store, cfg, timeout_s: float = 3600.0) -> dict:
-    """Snapshot, retrain in a child process, adopt the new version; the child's report as a dict."""
+def run_retrain(store: Store, cfg, timeout_s: float = 3600.0,
+                started: Callable[[subprocess.Popen], None] | None = None) -> dict:
+    """Snapshot, retrain in a child process, adopt the new version; the child's report as a dict.
+
+    ``started`` receives the child process, so the service can stop it when it stops itself.
+    """
     work = Path(tempfile.mkdtemp(prefix="copylift-retrain-"))
     try:
         snap = work / "snapshot.duckdb"
@@ -56,11 +61,19 @@ def run_retrain(store: Store, cfg, timeout_s: float = 3600.0) -> dict:
             shutil.copy2(f, private / f.name)  # the current model is scored as "before"
         env = dict(os.environ, COPYLIFT_DATA_DIR=str(work / "data"), COPYLIFT_DB=str(snap),
                    PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        done = subprocess.run([sys.executable, "-m", "core.api.retrain_job", str(snap), str(work)], env=env,
-                              capture_output=True, text=True, timeout=timeout_s, cwd=ROOT)
-        if done.returncode != 0:
-            raise PredictionError(f"the retrain process failed: {done.stderr.strip()[-1500:]}")
-        report = json.loads(done.stdout.strip().splitlines()[-1])
+        child = subprocess.Popen([sys.executable, "-m", "core.api.retrain_job", str(snap), str(work)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        if started is not None:
+            started(child)
+        try:
+            out, err = child.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise PredictionError(f"the retrain process took over {timeout_s:.0f} s and was stopped") from None
+        if child.returncode != 0:
+            raise PredictionError(f"the retrain process failed ({child.returncode}): {err.strip()[-1500:]}")
+        report = json.loads(out.strip().splitlines()[-1])
         adopt(store, cfg, snap, private, int(report["new_version"]))
         return report
     finally:

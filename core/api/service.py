@@ -66,6 +66,10 @@ class Service:
         self._since_retrain = 0
         self._retrain_fn = retrain_fn
         self.retrain_thread: threading.Thread | None = None
+        self._retrain_child = None
+        # A retrain that was running when the service last stopped (or crashed) will never finish.
+        store.execute("UPDATE api_retrains SET status = 'failed', error = 'the service stopped before it finished', "
+                      "finished_at = current_timestamp WHERE status = 'running'")
         self._stop = threading.Event()
         self._learner = threading.Thread(target=self._learn_loop, name="copylift-api-learner", daemon=True)
 
@@ -76,6 +80,11 @@ class Service:
 
     def close(self) -> None:
         self._stop.set()
+        child = self._retrain_child
+        if child is not None and child.poll() is None:
+            child.terminate()  # the retrain thread then records the run as failed
+            if self.retrain_thread is not None:
+                self.retrain_thread.join(timeout=30)
         if self._learner.is_alive():
             self._learner.join(timeout=10)
         self.writer.close()
@@ -243,7 +252,7 @@ class Service:
                 report = {"old_version": report.old_version, "new_version": report.new_version,
                           "metrics": report.metrics.to_dict("records"), "notes": list(report.notes)}
             else:
-                report = run_retrain(self.store, self.cfg)
+                report = run_retrain(self.store, self.cfg, started=lambda p: setattr(self, "_retrain_child", p))
             summary = {"metrics": report["metrics"], "notes": report["notes"]}
             self.store.execute(
                 "UPDATE api_retrains SET status = 'done', old_version = ?, new_version = ?, report_json = ?, "

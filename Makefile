@@ -31,7 +31,7 @@ run: setup db
 # API keys: `$(PY) -m core.api keys create --name NAME --scopes decide,events,read` (service stopped).
 API_PORT ?= 8000
 serve: setup db
-	$(PY) -m core.api --port $(API_PORT) --dashboard-port $(PORT)
+	$(PY) serve.py --port $(API_PORT) --dashboard-port $(PORT)
 
 # Debian's Chromium drives the end-to-end tests; install it when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

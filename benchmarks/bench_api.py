@@ -7,7 +7,8 @@ from this process with keep-alive HTTP/1.1 connections (one per simulated
 client, each sending its next request when the previous answer arrived):
 
 - single-user ``POST /v1/decisions`` at 1, 8 and 32 clients (every user new, so
-  every decision is also written before its answer);
+  every decision is also written before its answer), then the same users again
+  at 8 clients (sticky answers, nothing to write);
 - 1,000-user batches at 1, 8 and 32 clients;
 - ``POST /v1/events`` in batches of 1,000 at 8 clients;
 - single-user decisions at 8 clients again while the service retrains the
@@ -145,6 +146,11 @@ def main() -> None:
             reqs = [request("POST", "/v1/decisions", key, {"strategy_id": sid, "user_ids": fresh(1)})
                     for _ in range(args.count)]
             rows.append(("decisions, 1 user", clients, 1, run_phase(port, reqs, clients, args.seconds, decided)))
+        # The same users again: sticky answers, nothing to write (the read path alone).
+        done = rows[1][3]["requests"]  # users the 1-client phase decided (it may stop at the time cap)
+        reqs = [request("POST", "/v1/decisions", key, {"strategy_id": sid, "user_ids": [users[1 + i % done]]})
+                for i in range(args.count)]
+        rows.append(("decisions, 1 user, already decided", 8, 1, run_phase(port, reqs, 8, args.seconds, decided)))
         for clients in (1, 8, 32):
             reqs = [request("POST", "/v1/decisions", key, {"strategy_id": sid, "user_ids": fresh(1000)})
                     for _ in range(args.batches)]

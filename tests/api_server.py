@@ -21,12 +21,13 @@ def free_port() -> int:
 
 
 def start_service(db: str | Path, port: int | None = None, *extra: str, timeout: float = 60.0,
-                  log: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """The server process and its base URL, once ``/health`` answers."""
+                  log: Path | None = None, with_dashboard: bool = False) -> tuple[subprocess.Popen, str]:
+    """The server process and its base URL, once ``/health`` answers (``serve.py`` when ``with_dashboard``)."""
     port = port or free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out = open(log, "ab") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "core.api", "--db", str(db), "--port", str(port), *extra],
+    entry = ["serve.py"] if with_dashboard else ["-m", "core.api"]
+    proc = subprocess.Popen([sys.executable, *entry, "--db", str(db), "--port", str(port), *extra],
                             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

@@ -156,7 +156,7 @@ def test_service_and_dashboard_side_by_side_in_one_process(db):
     from tests.api_server import free_port
 
     ui = free_port()
-    proc, url = start_service(path, None, "--dashboard-port", str(ui))
+    proc, url = start_service(path, None, "--dashboard-port", str(ui), with_dashboard=True)
     try:
         deadline = time.monotonic() + 60
         while True:  # Streamlit starts after the API thread; poll its health endpoint

@@ -1,6 +1,7 @@
 """Command line: ``python -m core.api --db PATH --port N`` serves; ``python -m core.api keys ...`` manages keys.
 
-    python -m core.api --db data/copylift.duckdb --port 8000 [--host 127.0.0.1] [--dashboard-port 8501]
+    python -m core.api --db data/copylift.duckdb --port 8000 [--host 127.0.0.1]
+    python serve.py --db data/copylift.duckdb --port 8000 --dashboard-port 8501   # with the dashboard
     python -m core.api keys create --name "ESP" --scopes decide,events [--rate 200] [--db PATH]
     python -m core.api keys list [--db PATH]
     python -m core.api keys revoke KEY_ID [--db PATH]
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
+from core.cli import report_error
 from core.errors import CopyLiftError
 
 
@@ -63,28 +66,33 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _keys(args)
         except CopyLiftError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    parser = argparse.ArgumentParser(prog="python -m core.api", description="Serve the CopyLift decision service.")
+            return report_error(err)
+    args = serve_parser("python -m core.api").parse_args(argv)
+    return run_serve(args)
+
+
+def serve_parser(prog: str) -> argparse.ArgumentParser:
+    """The serving options, shared with ``serve.py`` (which adds the dashboard)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Serve the CopyLift decision service.")
     parser.add_argument("--db", default=None, help="database file (default: COPYLIFT_DB or data/copylift.duckdb)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--dashboard-port", type=int, default=None,
-                        help="also run the dashboard in this process on this port (one process owns the file)")
     parser.add_argument("--update-every-conversions", type=int, default=50)
     parser.add_argument("--update-every-seconds", type=float, default=300.0)
     parser.add_argument("--retrain-after-conversions", type=int, default=500, help="0 turns background retrain off")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run_serve(args: argparse.Namespace, dashboard: Callable[[], None] | None = None) -> int:
     from core.api.learn import LearnSettings
     from core.api.server import serve
 
     learn = LearnSettings(every_conversions=args.update_every_conversions, every_seconds=args.update_every_seconds,
                           retrain_after_conversions=args.retrain_after_conversions)
     try:
-        serve(args.db or _db_default(), args.host, args.port, dashboard_port=args.dashboard_port, learn=learn)
+        serve(args.db or _db_default(), args.host, args.port, learn=learn, dashboard=dashboard)
     except CopyLiftError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_error(err)
     return 0
 
 

@@ -4,8 +4,8 @@ DuckDB 2.0 lets one process hold a database file open for writing, and while
 it does, no other process can open the file at all, not even read-only
 (measured; see the README). Inside one process any number of threads share it.
 So "the dashboard and the service side by side on one database" means one
-process: ``--dashboard-port`` runs Streamlit in the main thread and the
-service on a thread beside it, both on the same DuckDB database instance.
+process: ``serve.py`` (``make serve``) runs Streamlit in the main thread and
+the service on a thread beside it, both on the same DuckDB database instance.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
@@ -24,9 +23,6 @@ from core.api.app import create_app
 from core.api.learn import LearnSettings
 from core.api.service import Service, ServiceSettings
 from core.store import Store
-
-ROOT = Path(__file__).resolve().parents[2]
-
 
 class _Server(uvicorn.Server):
     """uvicorn's server, except that SIGTERM/SIGINT end ``run()`` normally instead of being re-raised.
@@ -55,9 +51,13 @@ def build_server(store: Store, host: str, port: int, settings: ServiceSettings, 
     return _Server(config), service
 
 
-def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, dashboard_port: int | None = None,
-          learn: LearnSettings | None = None) -> None:
-    """Serve until stopped (Ctrl-C / SIGTERM); with ``dashboard_port`` the dashboard runs in this process too."""
+def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, learn: LearnSettings | None = None,
+          dashboard: Callable[[], None] | None = None) -> None:
+    """Serve until stopped (Ctrl-C / SIGTERM).
+
+    ``dashboard`` (given by ``serve.py``; ``core`` never imports Streamlit) runs the
+    dashboard in the main thread of this process while the service runs beside it.
+    """
     from core.config import load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -68,17 +68,12 @@ def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, dashboard_port:
     logging.getLogger("copylift.api").info("decision service on http://%s:%s (docs at /docs), database %s",
                                            host, port, db)
     try:
-        if dashboard_port is None:
+        if dashboard is None:
             server.run()
             return
         thread = threading.Thread(target=server.run, name="copylift-api-server", daemon=True)
         thread.start()
-        from streamlit.web import bootstrap
-
-        flags = {"server_headless": True, "server_address": host, "server_port": dashboard_port,
-                 "browser_gatherUsageStats": False, "server_fileWatcherType": "none"}
-        bootstrap.load_config_options(flags)  # what `streamlit run --server.port ...` does before run()
-        bootstrap.run(str(ROOT / "app.py"), False, [], flags)
+        dashboard()
     finally:
         server.should_exit = True
         service.close()

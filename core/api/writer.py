@@ -26,15 +26,25 @@ DECISION_COLUMNS = ("strategy_id", "user_id", "strategy_version", "allocation_no
                     "copy_variant_id", "is_control", "action", "key_id")
 EVENT_COLUMNS = ("event_id", "event_type", "strategy_id", "user_id", "segment_name", "variant_id", "value", "ts",
                  "key_id")
-# Rows travel as one Arrow table per group (a list parameter per column costs ~4x more to bind).
-INSERT_DECISIONS = (f"INSERT INTO api_decisions ({', '.join(DECISION_COLUMNS)}) "
-                    f"SELECT {', '.join(DECISION_COLUMNS)} FROM _new_decisions")
-INSERT_EVENTS = (f"INSERT INTO api_events ({', '.join(EVENT_COLUMNS)}) SELECT {', '.join(EVENT_COLUMNS)} "
-                 "FROM _new_events ON CONFLICT (event_id) DO NOTHING RETURNING event_id")
+EVENT_CONFLICT = " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+# A group of a few rows goes in as bound VALUES (~1 ms a row here); a larger one as one Arrow table
+# (a list parameter per column cost ~4x more to bind, and VALUES grows with the rows).
+SMALL_GROUP = 4
 
 
 def _arrow(columns: tuple[str, ...], rows: list[tuple]) -> pa.Table:
     return pa.table({c: list(v) for c, v in zip(columns, zip(*rows))})
+
+
+def insert(cur, table: str, columns: tuple[str, ...], rows: list[tuple], suffix: str = ""):
+    """One INSERT statement (one transaction in autocommit mode) for ``rows``; returns the cursor."""
+    cols = ", ".join(columns)
+    if len(rows) <= SMALL_GROUP:
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        return cur.execute(f"INSERT INTO {table} ({cols}) VALUES {', '.join([one] * len(rows))}{suffix}",
+                           [v for row in rows for v in row])
+    _new_rows = _arrow(columns, rows)  # noqa: F841 (DuckDB reads the local by name)
+    return cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _new_rows{suffix}")
 
 
 @dataclass
@@ -113,9 +123,8 @@ class Writer:
             job.future.set_exception(err)
 
     def _write_decisions(self, jobs: list[Job]) -> None:
-        _new_decisions = _arrow(DECISION_COLUMNS, [r for j in jobs for r in j.decisions])  # noqa: F841 (read by SQL)
         try:
-            self._cursor.execute(INSERT_DECISIONS)
+            insert(self._cursor, "api_decisions", DECISION_COLUMNS, [r for j in jobs for r in j.decisions])
         except Exception as err:  # every waiting request must hear about it, whatever it was
             return self._fail(jobs, err)
         self.commits += 1
@@ -131,9 +140,9 @@ class Writer:
             events.extend(r for r in job.events if r[0] in mine)
             seen |= mine
             owned.append(mine)
-        _new_events = _arrow(EVENT_COLUMNS, events)  # noqa: F841 (read by SQL)
         try:
-            inserted = {r[0] for r in self._cursor.execute(INSERT_EVENTS).fetchall()}
+            inserted = {r[0] for r in insert(self._cursor, "api_events", EVENT_COLUMNS, events, EVENT_CONFLICT)
+                        .fetchall()}
         except Exception as err:
             return self._fail(jobs, err)
         self.commits += 1

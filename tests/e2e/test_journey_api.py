@@ -1,6 +1,6 @@
 """The shop's systems talk to the decision service while a manager watches the Results page.
 
-``python -m core.api --dashboard-port`` runs the service and the dashboard in
+``python serve.py`` (``make serve``) runs the service and the dashboard in
 one process on one database (DuckDB allows one process per file). Decisions
 and events go in over HTTP; the Results page in a real browser shows them.
 """
@@ -41,7 +41,7 @@ def app_server(tmp_path_factory, sample_db_file):
                PYTHONPATH=str(ROOT))
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / "test_journey_api.log"
-    proc = subprocess.Popen([sys.executable, "-m", "core.api", "--db", str(db), "--port", str(api_port),
+    proc = subprocess.Popen([sys.executable, "serve.py", "--db", str(db), "--port", str(api_port),
                              "--dashboard-port", str(ui_port)], cwd=ROOT, env=env, stdout=log_path.open("w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{ui_port}"

@@ -175,3 +175,29 @@ def test_service_and_dashboard_side_by_side_in_one_process(db):
     finally:
         stop_service(proc)
     assert proc.returncode == 0
+
+
+def test_keys_cli_works_while_the_service_holds_the_database(db, capsys):
+    from core.api.__main__ import main
+    from core.api.admin import admin_file
+
+    path, sid, _ = db
+    proc, url = start_service(path)
+    try:
+        assert admin_file(path).exists() and oct(admin_file(path).stat().st_mode & 0o777) == "0o600"
+        assert main(["keys", "--db", str(path), "create", "--name", "push", "--scopes", "read"]) == 0
+        text = capsys.readouterr().out.strip().splitlines()[-1]
+        key_id = text.split("_")[1]
+        with httpx.Client(base_url=url, timeout=30) as c:
+            assert c.get(f"/v1/strategies/{sid}", headers={"Authorization": f"Bearer {text}"}).status_code == 200
+            assert main(["keys", "--db", str(path), "list"]) == 0
+            assert key_id in capsys.readouterr().out
+            assert main(["keys", "--db", str(path), "revoke", key_id]) == 0
+            assert c.get(f"/v1/strategies/{sid}", headers={"Authorization": f"Bearer {text}"}).status_code == 401
+            assert c.get("/v1/admin/keys", headers={"X-Admin-Token": "guess"}).status_code == 401
+        assert main(["keys", "--db", str(path), "revoke", "nope"]) == 2
+        assert main(["keys", "--db", str(path), "create", "--name", "x", "--scopes", "sudo"]) == 2
+        assert "scopes must be" in capsys.readouterr().err
+    finally:
+        stop_service(proc)
+    assert not admin_file(path).exists()

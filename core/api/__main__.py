@@ -6,10 +6,10 @@
     python -m core.api keys list [--db PATH]
     python -m core.api keys revoke KEY_ID [--db PATH]
 
-The key commands open the database file themselves, so they run while the
-service is stopped (DuckDB refuses a second process while the service holds
-the file); a running service picks up a revocation within 5 seconds when it
-is made from its own process, and at its next start otherwise.
+The key commands open the database file; when a running service holds it
+(DuckDB keeps other processes out), they send the same request to that
+service through the admin token it left beside the file (``core.api.admin``),
+and a revoked key is refused at once.
 """
 
 from __future__ import annotations
@@ -30,21 +30,46 @@ def _db_default() -> str:
 
 def _keys(args: argparse.Namespace) -> int:
     from core.api.keys import create_key, list_keys, revoke_key
+    from core.errors import StoreError
     from core.store import Store
 
-    with Store(args.db) as store:
+    try:
+        store = Store(args.db)
+    except StoreError:  # a running service holds the file: ask it (see core.api.admin)
+        return _keys_via_service(args)
+    with store:
         if args.action == "create":
             key, text = create_key(store, args.name, args.scopes, args.rate)
-            print(f"Created key {key.key_id} ({key.name}; scopes {','.join(sorted(key.scopes))}; "
-                  f"{key.rate_per_s:g} requests/s).")
-            print("The key is shown once; store it now:")
-            print(text)
+            _print_created(key.key_id, key.name, sorted(key.scopes), key.rate_per_s, text)
         elif args.action == "list":
             frame = list_keys(store)
             print("no keys yet" if frame.empty else frame.to_string(index=False))
         else:
             revoke_key(store, args.key_id)
             print(f"Key {args.key_id} revoked.")
+    return 0
+
+
+def _print_created(key_id: str, name: str, scopes: list[str], rate: float, text: str) -> None:
+    print(f"Created key {key_id} ({name}; scopes {','.join(scopes)}; {rate:g} requests/s).")
+    print("The key is shown once; store it now:")
+    print(text)
+
+
+def _keys_via_service(args: argparse.Namespace) -> int:
+    from core.api.admin import call
+
+    if args.action == "create":
+        out = call(args.db, "POST", "/v1/admin/keys", {"name": args.name, "scopes": args.scopes, "rate_per_s": args.rate})
+        _print_created(out["key_id"], out["name"], out["scopes"], out["rate_per_s"], out["key"])
+    elif args.action == "list":
+        rows = call(args.db, "GET", "/v1/admin/keys")
+        import pandas as pd
+
+        print("no keys yet" if not rows else pd.DataFrame(rows).to_string(index=False))
+    else:
+        call(args.db, "POST", f"/v1/admin/keys/{args.key_id}/revoke")
+        print(f"Key {args.key_id} revoked (the running service refuses it from now on).")
     return 0
 
 

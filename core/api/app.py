@@ -8,6 +8,7 @@ are checked one by one so that a bad event is refused alone.
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -18,7 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from core.api.events import validate_batch
-from core.api.keys import ApiKey
+from core.api.keys import ApiKey, create_key, list_keys, revoke_key
 from core.api.service import Service
 from core.errors import CopyLiftError, NotFoundError, ValidationError
 
@@ -69,6 +70,12 @@ class EventResponse(BaseModel):
     stored: int = Field(description="new events written (committed before this response)")
     duplicates: int = Field(description="event ids already stored or repeated in the batch: nothing changed")
     rejected: list[dict] = Field(description="index, event_id and reason of each refused event")
+
+
+class NewKey(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: str = Field(description="comma list of decide, events, read")
+    rate_per_s: float = 200.0
 
 
 def _json(payload: dict, status: int = 200) -> Response:
@@ -190,6 +197,30 @@ def create_app(service: Service) -> FastAPI:
         return _json({"status": "ok", "strategies_loaded": service.loaded, "commits": service.writer.commits,
                       "refused": refused, "retraining": service.retraining,
                       "uptime_s": round(time.time() - service.started_at, 1)})
+
+    def admin(x_admin_token: str | None = Header(default=None)) -> None:
+        if not x_admin_token or not hmac.compare_digest(x_admin_token, service.admin_token):
+            service.refuse(401, "bad admin token")
+            raise HTTPException(401, "admin requests need the token the service wrote beside the database")
+
+    @app.post("/v1/admin/keys", tags=["admin"], dependencies=[Depends(admin)])
+    async def admin_create(body: NewKey) -> Response:
+        """Create a key (the keys CLI uses this while the service holds the database)."""
+        key, text = await anyio.to_thread.run_sync(create_key, service.store, body.name, body.scopes, body.rate_per_s)
+        service.keys.reload()
+        return _json({"key_id": key.key_id, "name": key.name, "scopes": sorted(key.scopes),
+                      "rate_per_s": key.rate_per_s, "key": text})
+
+    @app.get("/v1/admin/keys", tags=["admin"], dependencies=[Depends(admin)])
+    async def admin_list() -> Response:
+        frame = await anyio.to_thread.run_sync(list_keys, service.store)
+        return _json({"keys": orjson.loads(frame.to_json(orient="records", date_format="iso"))}["keys"])
+
+    @app.post("/v1/admin/keys/{key_id}/revoke", tags=["admin"], dependencies=[Depends(admin)])
+    async def admin_revoke(key_id: str) -> Response:
+        await anyio.to_thread.run_sync(revoke_key, service.store, key_id)
+        service.keys.reload()  # refused from the next request on
+        return _json({"key_id": key_id, "revoked": True})
 
     @app.exception_handler(CopyLiftError)
     async def copylift_error(request: Request, err: CopyLiftError) -> Response:

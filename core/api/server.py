@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from core.api.admin import write_admin_file
 from core.api.app import create_app
 from core.api.learn import LearnSettings
 from core.api.service import Service, ServiceSettings
@@ -67,6 +68,8 @@ def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, learn: LearnSet
     server, service = build_server(store, host, port, ServiceSettings(learn=learn or LearnSettings()), cfg)
     logging.getLogger("copylift.api").info("decision service on http://%s:%s (docs at /docs), database %s",
                                            host, port, db)
+    admin = write_admin_file(db, f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",
+                             service.admin_token)
     try:
         if dashboard is None:
             server.run()
@@ -75,6 +78,7 @@ def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, learn: LearnSet
         thread.start()
         dashboard()
     finally:
+        admin.unlink(missing_ok=True)
         server.should_exit = True
         service.close()
         store.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import Counter
@@ -54,6 +55,7 @@ class Service:
         self.limiter = RateLimiter()
         self.writer = Writer(store, on_commit=self._on_commit)
         self.started_at = time.time()
+        self.admin_token = secrets.token_urlsafe(32)  # written beside the database by core.api.server
         self._live: dict[str, LiveStrategy] = {}
         self._checked: dict[str, float] = {}
         self._load_lock = threading.Lock()

@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=60, help="1,000-user batch requests per phase")
     parser.add_argument("--event-batches", type=int, default=60, help="1,000-event batches")
     parser.add_argument("--seconds", type=float, default=20.0, help="time cap per phase")
+    parser.add_argument("--retrain-wait", type=float, default=300.0, help="seconds to wait for the retrain to end")
     args = parser.parse_args()
     args.extra_users = 1 + 4 * args.count + 3 * 1000 * args.batches  # every decision is for a new user
     tmp = Path(tempfile.mkdtemp(prefix="copylift-bench-api-"))
@@ -178,6 +179,9 @@ def main() -> None:
         rows.append((f"decisions, 1 user, {'during retrain' if retraining else 'after retrain (it had ended)'}",
                      8, 1, run_phase(port, reqs, 8, args.seconds, decided)))
         retraining_after = httpx.get(url + "/health").json()["retraining"]
+        deadline = time.monotonic() + args.retrain_wait
+        while httpx.get(url + "/health").json()["retraining"] and time.monotonic() < deadline:
+            time.sleep(1.0)  # let the retrain finish so its duration and outcome are reported
     finally:
         stop_service(proc)
     with Store(tmp / "bench.duckdb", read_only=True) as s:

@@ -13,7 +13,9 @@ client, each sending its next request when the previous answer arrived):
 - ``POST /v1/events`` in batches of 1,000 at 8 clients;
 - single-user decisions at 8 clients again while the service retrains the
   predictor in the background (the real ``core.learning.retrain`` on the
-  sample shop, started by the conversions the previous phase reported);
+  sample shop, started by the conversions the previous phase reported), in a
+  child process; ``--retrain-in-process`` runs it on a thread of the serving
+  process instead, as the dashboard's Retrain button does in ``make serve``;
 - ``GET /health`` at 8 clients as the baseline: what the framework and the
   load generator cost with no work behind the route.
 
@@ -118,6 +120,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=60, help="1,000-user batch requests per phase")
     parser.add_argument("--event-batches", type=int, default=60, help="1,000-event batches")
     parser.add_argument("--seconds", type=float, default=20.0, help="time cap per phase")
+    parser.add_argument("--retrain-in-process", action="store_true",
+                        help="the peer: retrain on a thread of the serving process, as the dashboard's button does")
     parser.add_argument("--retrain-wait", type=float, default=300.0, help="seconds to wait for the retrain to end")
     args = parser.parse_args()
     args.extra_users = 1 + 4 * args.count + 3 * 1000 * args.batches  # every decision is for a new user
@@ -127,8 +131,9 @@ def main() -> None:
     t = time.perf_counter()
     sid, key, users = build_db(tmp / "bench.duckdb", args.extra_users)
     print(f"database: {len(users):,} users, built in {time.perf_counter() - t:.1f} s ({tmp})")
+    extra = ["--retrain-in-process"] if args.retrain_in_process else []
     proc, url = start_service(tmp / "bench.duckdb", None, "--retrain-after-conversions", "300",
-                              "--update-every-conversions", "200", log=tmp / "service.log")
+                              "--update-every-conversions", "200", *extra, log=tmp / "service.log")
     port = int(url.rsplit(":", 1)[1])
     rows, pool = [], iter(users)
 
@@ -218,7 +223,7 @@ def main() -> None:
         "events": summary["events_per_s"] >= TARGETS["events_per_s"],
     }
     print("targets met: " + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in met.items()))
-    print(json.dumps({"bench": "api", "cpus": os.cpu_count(), "load_start": load_start, "load_end": load_end, "summary": summary, "targets_met": met,
+    print(json.dumps({"bench": "api", "retrain_in_process": args.retrain_in_process, "cpus": os.cpu_count(), "load_start": load_start, "load_end": load_end, "summary": summary, "targets_met": met,
                       "retrains": [list(r) for r in retrains], "allocation_updates": allocations, "phases": out}))
 
 

@@ -105,6 +105,9 @@ def serve_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--update-every-conversions", type=int, default=50)
     parser.add_argument("--update-every-seconds", type=float, default=300.0)
     parser.add_argument("--retrain-after-conversions", type=int, default=500, help="0 turns background retrain off")
+    parser.add_argument("--retrain-in-process", action="store_true",
+                        help="retrain on a thread of this process instead of a child process (for comparison: "
+                             "it competes with decisions for the interpreter)")
     return parser
 
 
@@ -115,7 +118,8 @@ def run_serve(args: argparse.Namespace, dashboard: Callable[[], None] | None = N
     learn = LearnSettings(every_conversions=args.update_every_conversions, every_seconds=args.update_every_seconds,
                           retrain_after_conversions=args.retrain_after_conversions)
     try:
-        serve(args.db or _db_default(), args.host, args.port, learn=learn, dashboard=dashboard)
+        serve(args.db or _db_default(), args.host, args.port, learn=learn, dashboard=dashboard,
+              retrain_in_process=args.retrain_in_process)
     except CopyLiftError as err:
         return report_error(err)
     return 0

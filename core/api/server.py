@@ -45,15 +45,19 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def build_server(store: Store, host: str, port: int, settings: ServiceSettings, cfg=None) -> tuple[uvicorn.Server, Service]:
-    service = Service(store, cfg, settings).start()
+def build_server(store: Store, host: str, port: int, settings: ServiceSettings, cfg=None,
+                 retrain_in_process: bool = False) -> tuple[uvicorn.Server, Service]:
+    retrain_fn = None
+    if retrain_in_process:
+        from core.learning.retrain import retrain as retrain_fn
+    service = Service(store, cfg, settings, retrain_fn=retrain_fn).start()
     config = uvicorn.Config(create_app(service), host=host, port=port, loop="uvloop", http="httptools",
                             log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     return _Server(config), service
 
 
 def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, learn: LearnSettings | None = None,
-          dashboard: Callable[[], None] | None = None) -> None:
+          dashboard: Callable[[], None] | None = None, retrain_in_process: bool = False) -> None:
     """Serve until stopped (Ctrl-C / SIGTERM).
 
     ``dashboard`` (given by ``serve.py``; ``core`` never imports Streamlit) runs the
@@ -65,7 +69,8 @@ def serve(db: str, host: str = "127.0.0.1", port: int = 8000, *, learn: LearnSet
     os.environ["COPYLIFT_DB"] = str(db)  # the dashboard's get_store() opens the same file, hence the same instance
     cfg = load_config()
     store = Store(db)
-    server, service = build_server(store, host, port, ServiceSettings(learn=learn or LearnSettings()), cfg)
+    server, service = build_server(store, host, port, ServiceSettings(learn=learn or LearnSettings()), cfg,
+                                   retrain_in_process)
     logging.getLogger("copylift.api").info("decision service on http://%s:%s (docs at /docs), database %s",
                                            host, port, db)
     admin = write_admin_file(db, f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",

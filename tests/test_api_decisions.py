@@ -164,3 +164,29 @@ def test_docs_and_health(shop):
     assert {"/v1/decisions", "/v1/events", "/v1/strategies/{strategy_id}", "/health"} <= set(spec["paths"])
     health = client.get("/health", headers={"Authorization": ""}).json()
     assert health["status"] == "ok"
+
+
+def test_a_new_strategy_version_keeps_decided_users_and_moves_new_ones(shop):
+    from core.strategy.plan import with_allocation
+    from core.strategy.records import save_strategy
+
+    store, service, client = shop
+    sid = approved_strategy(store)
+    first = {d["user_id"]: d["variant_id"] for d in decide(client, sid, SEG_A[:400])["decisions"]
+             if d["status"] == "decided"}
+    old = service.cached(sid)
+    set_status(store, sid, "exported", author="ana")
+    record = load_strategy(store, sid)
+    plan = with_allocation(record.plan, "Seg A", {"v1": 0.0, "v2": 0.9})
+    save_strategy(store, plan, author="ana", strategy_id=sid, status="measured")
+    service._refresh(sid)
+    live = service.cached(sid)
+    assert live.version == record.version + 1 and old.current() is live
+    again = decide(client, sid, list(first))
+    assert again["strategy_version"] == live.version
+    assert {d["user_id"]: d["variant_id"] for d in again["decisions"]} == first
+    newcomers = decide(client, sid, SEG_A[400:1400])["decisions"]
+    assert {d["variant_id"] for d in newcomers if d["status"] == "decided"} <= {"control", "v2"}
+    # A request still holding the replaced object decides on the new version.
+    late, _ = old.decide(SEG_A[1400:1500])
+    assert {d["variant_id"] for d in late if d["status"] == "decided"} <= {"control", "v2"}

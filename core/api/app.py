@@ -127,6 +127,7 @@ def create_app(service: Service) -> FastAPI:
         live = await live_strategy(body.strategy_id)
         fallback = body.first_name_fallback or service.settings.first_name_fallback
         results, rows = live.decide(body.user_ids, fallback)
+        live = live.current()  # the version that decided, if a refresh replaced the one we held
         if rows:
             try:
                 await service.writer.write(decisions=[r + (key.key_id,) for r in rows])

@@ -147,6 +147,7 @@ class LiveStrategy:
                     self.segment_of.setdefault(uid, i)
         self.sticky: dict[str, Decision] = {}
         self._bases: dict[tuple[int, int], dict] = {}
+        self.successor: LiveStrategy | None = None
         self.lock = threading.Lock()  # guards ``sticky`` against the loader thread and the writer's undo
 
     def arm_of(self, user_id: str) -> tuple[LiveSegment, Arm] | None:
@@ -155,32 +156,45 @@ class LiveStrategy:
 
     def decide(self, user_ids: Sequence[str], fallback_name: str = "there") -> tuple[list[dict], list[tuple]]:
         """Decisions for ``user_ids`` (in order) and the rows of the new ones to store."""
+        with self.lock:
+            if self.successor is not None:  # a newer strategy version replaced this one
+                return self.successor.decide(user_ids, fallback_name)
+            return self._decide(user_ids, fallback_name)
+
+    def current(self) -> "LiveStrategy":
+        """This strategy's newest loaded version (itself unless a refresh replaced it)."""
+        live = self
+        while live.successor is not None:
+            live = live.successor
+        return live
+
+    def _decide(self, user_ids: Sequence[str], fallback_name: str) -> tuple[list[dict], list[tuple]]:
+        # Called with ``self.lock`` held.
         alloc = self.allocation
         results: list[dict | None] = [None] * len(user_ids)
         fresh: dict[int, list[int]] = {}
-        with self.lock:
-            for pos, uid in enumerate(user_ids):
-                if uid in self.sticky:
+        for pos, uid in enumerate(user_ids):
+            if uid in self.sticky:
+                continue
+            seg = self.segment_of.get(uid)
+            if seg is None:
+                results[pos] = self._ineligible(uid)
+            else:
+                fresh.setdefault(seg, []).append(pos)
+        new_rows = []
+        for seg, positions in fresh.items():
+            ids = [user_ids[p] for p in positions]
+            u = stable_uniform(self.strategy_id, self.seed, ids)
+            idx = np.searchsorted(alloc.edges(self.segments[seg].name), u, side="right")
+            for p, uid, arm in zip(positions, ids, idx.tolist()):
+                if uid in self.sticky:  # a repeated id in the same batch
                     continue
-                seg = self.segment_of.get(uid)
-                if seg is None:
-                    results[pos] = self._ineligible(uid)
-                else:
-                    fresh.setdefault(seg, []).append(pos)
-            new_rows = []
-            for seg, positions in fresh.items():
-                ids = [user_ids[p] for p in positions]
-                u = stable_uniform(self.strategy_id, self.seed, ids)
-                idx = np.searchsorted(alloc.edges(self.segments[seg].name), u, side="right")
-                for p, uid, arm in zip(positions, ids, idx.tolist()):
-                    if uid in self.sticky:  # a repeated id in the same batch
-                        continue
-                    self.sticky[uid] = Decision(seg, int(arm), alloc.update_no)
-                    new_rows.append(self._row(uid, self.sticky[uid]))
-            out = []
-            for pos, uid in enumerate(user_ids):
-                res = results[pos]
-                out.append(res if res is not None else self._answer(uid, self.sticky[uid], fallback_name))
+                self.sticky[uid] = Decision(seg, int(arm), alloc.update_no)
+                new_rows.append(self._row(uid, self.sticky[uid]))
+        out = []
+        for pos, uid in enumerate(user_ids):
+            res = results[pos]
+            out.append(res if res is not None else self._answer(uid, self.sticky[uid], fallback_name))
         return out, new_rows
 
     def _row(self, uid: str, d: Decision) -> tuple:

@@ -126,6 +126,7 @@ class Service:
                 self._live.pop(strategy_id, None)  # the next decision request is refused with the reason
                 return
             fresh = load_live(self.store, decidable_record(self.store, strategy_id), self.members_of)
+            restore_allocation(self.store, fresh)
             with live.lock:  # decisions made since the database was read stay sticky too
                 index = {(s.name, a.variant_id): (i, j) for i, s in enumerate(fresh.segments)
                          for j, a in enumerate(s.arms)}
@@ -134,8 +135,8 @@ class Service:
                     pos = index.get((seg.name, seg.arms[d.arm].variant_id))
                     if pos is not None and uid not in fresh.sticky:
                         fresh.sticky[uid] = type(d)(pos[0], pos[1], d.allocation_no)
-            restore_allocation(self.store, fresh)
-            self._live[strategy_id] = fresh
+                live.successor = fresh  # a request still holding the old object decides on the new one
+                self._live[strategy_id] = fresh
 
     def attribution(self, strategy_id: str, user_ids: list[str]) -> dict[str, tuple[str, str]]:
         """(segment, variant) of each decided user, from memory or the stored decisions."""

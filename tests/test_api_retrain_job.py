@@ -61,3 +61,19 @@ def test_real_retrain_in_a_child_process_on_the_sample_shop(sample_store, tmp_pa
     from core.prediction.registry import load_latest
 
     assert load_latest(sample_store, cfg).version == 1  # adopted, hash-checked, loadable
+
+
+def test_calibration_error_skips_bins_of_zero_weight_rows():
+    """Per-send metrics weigh a cell's conversions and misses; an arm with no conversions yet gives a
+    zero-weight row, which once made the retrain of live results fail ('Weights sum to zero')."""
+    import numpy as np
+
+    from core.prediction.metrics import binary_metrics, expected_calibration_error
+
+    p = np.array([0.02, 0.03, 0.05, 0.02, 0.03, 0.05])
+    y = np.r_[np.ones(3), np.zeros(3)]
+    w = np.array([0.0, 4.0, 6.0, 100.0, 96.0, 94.0])  # the first arm converted nobody
+    assert np.isfinite(expected_calibration_error(y, p, w, n_bins=20))
+    assert np.isfinite(binary_metrics(y, p, w)["ece"])
+    same = expected_calibration_error(y[1:], p[1:], w[1:], n_bins=20)
+    assert expected_calibration_error(y, p, w, n_bins=20) >= 0 and np.isfinite(same)

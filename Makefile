@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup run test test-e2e test-fast lint browser db clean bench
+.PHONY: setup run serve test test-e2e test-fast lint browser db clean bench
 
 setup: $(STAMP)
 
@@ -25,6 +25,13 @@ db: setup
 
 run: setup db
 	$(PY) -m streamlit run app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT)
+
+# The decision service on 127.0.0.1:$(API_PORT) with the dashboard in the same process on $(PORT):
+# DuckDB lets only one process open the database file, so the two share one process.
+# API keys: `$(PY) -m core.api keys create --name NAME --scopes decide,events,read` (service stopped).
+API_PORT ?= 8000
+serve: setup db
+	$(PY) serve.py --port $(API_PORT) --dashboard-port $(PORT)
 
 # Debian's Chromium drives the end-to-end tests; install it when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

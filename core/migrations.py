@@ -242,7 +242,85 @@ MIGRATION_SEGMENT_RESPONSE = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES, MIGRATION_SEGMENT_RESPONSE]
+# Decision service (owner: core/api/): API keys (only a SHA-256 of each secret is kept), the
+# sticky per-user decisions, the outcome events it ingested (idempotent by event id), every
+# live allocation update with the counts it used, the background retrains it started, and
+# per-minute counts of refused requests.
+API_EVENT_TYPES = ("delivery", "open", "click", "conversion", "revenue")
+_api_events = ", ".join(f"'{e}'" for e in API_EVENT_TYPES)
+MIGRATION_API = [
+    """CREATE TABLE api_keys (
+        key_id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        scopes VARCHAR NOT NULL,
+        secret_sha256 VARCHAR NOT NULL,
+        rate_per_s DOUBLE NOT NULL CHECK (rate_per_s > 0),
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        revoked_at TIMESTAMP
+    )""",
+    """CREATE TABLE api_decisions (
+        strategy_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        strategy_version INTEGER NOT NULL,
+        allocation_no INTEGER NOT NULL,
+        segment_name VARCHAR NOT NULL,
+        variant_id VARCHAR NOT NULL,
+        copy_variant_id VARCHAR,
+        is_control BOOLEAN NOT NULL,
+        action VARCHAR NOT NULL,
+        key_id VARCHAR,
+        decided_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",  # no key: the one serving process keeps decisions unique (an index made each insert ~5x dearer)
+    f"""CREATE TABLE api_events (
+        event_id VARCHAR PRIMARY KEY,
+        event_type VARCHAR NOT NULL CHECK (event_type IN ({_api_events})),
+        strategy_id VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        segment_name VARCHAR NOT NULL,
+        variant_id VARCHAR NOT NULL,
+        value DOUBLE,
+        ts TIMESTAMP NOT NULL,
+        key_id VARCHAR,
+        received_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    )""",
+    """CREATE TABLE api_allocations (
+        strategy_id VARCHAR NOT NULL,
+        update_no INTEGER NOT NULL,
+        strategy_version INTEGER NOT NULL,
+        segment_name VARCHAR NOT NULL,
+        variant_id VARCHAR NOT NULL,
+        is_control BOOLEAN NOT NULL,
+        share DOUBLE NOT NULL,
+        sends BIGINT NOT NULL,
+        conversions BIGINT NOT NULL,
+        posterior_mean DOUBLE,
+        prob_best DOUBLE,
+        trigger VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        PRIMARY KEY (strategy_id, update_no, segment_name, variant_id)
+    )""",
+    """CREATE TABLE api_retrains (
+        run_no INTEGER PRIMARY KEY,
+        strategy_id VARCHAR,
+        trigger VARCHAR NOT NULL,
+        status VARCHAR NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        old_version INTEGER,
+        new_version INTEGER,
+        report_json VARCHAR,
+        error VARCHAR,
+        started_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+        finished_at TIMESTAMP
+    )""",
+    """CREATE TABLE api_refusals (
+        minute TIMESTAMP NOT NULL,
+        status INTEGER NOT NULL,
+        reason VARCHAR NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (minute, status, reason)
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES, MIGRATION_SEGMENT_RESPONSE, MIGRATION_API]
 
 # Every table a caller may name; anything else is refused before it reaches SQL.
 TABLES = (

@@ -7,6 +7,7 @@ allocation, and retraining the predictor as a new version.
 
 import streamlit as st
 
+from core.api import view as live
 from core.errors import CopyLiftError
 from core.generation.working_set import list_working_set
 from core.ingest import ImportOptions, uploads
@@ -140,7 +141,23 @@ def retrain_section() -> None:
         st.plotly_chart(charts.movement_chart(report.movement), width="stretch", key="results.movement")
 
 
-for section in (trust_section, upload_section, readout_section, unplanned_section, retrain_section):
+def live_section() -> None:
+    served = live.live_strategies(store)
+    if served.empty:
+        return
+    st.header("Live: decisions and outcomes from the decision service")
+    names = dict(zip(served["strategy_id"], served["name"].fillna("(unknown strategy)")))
+    sid = st.selectbox("Served strategy", list(names), format_func=lambda s: f"{names[s]} ({s})", key="results.live")
+    view = live.live_view(store, sid)
+    st.caption(f"{int(served.set_index('strategy_id').loc[sid, 'decided']):,} users decided, {view.events:,} events "
+               "received. Sends count delivered users (a holdout that gets nothing counts when decided).")
+    st.dataframe(view.counts, hide_index=True, width="stretch", key="results.live_counts")
+    st.plotly_chart(live.allocation_history_chart(view.history), width="stretch", key="results.live_alloc")
+    if not view.retrains.empty:
+        st.dataframe(view.retrains, hide_index=True, width="stretch", key="results.live_retrains")
+
+
+for section in (trust_section, upload_section, readout_section, live_section, unplanned_section, retrain_section):
     try:
         section()
     except CopyLiftError as err:

@@ -24,9 +24,9 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, w: np.ndarray | Non
     err = 0.0
     for b in range(n_bins):
         m = bins == b
-        if not m.any():
-            continue
         ww = w[order][m]
+        if not ww.sum():  # empty, or only zero-weight rows (an arm with no conversions yet): nothing to weigh
+            continue
         err += ww.sum() / total * abs(np.average(y[order][m], weights=ww) - np.average(p[order][m], weights=ww))
     return float(err)
 

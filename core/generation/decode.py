@@ -1,0 +1,178 @@
+"""The decode loop behind ``LanguageModel.sample``: a shared prompt cache, batched sampling, early stop.
+
+Hooks are 5-20 tokens, so per-step overhead matters more than the matrix work. Three things make
+8 kept variants fast on a small CPU:
+
+- the prompt's key/value cache is computed once and reused (``PrefixCache``): every sequence of a
+  batch, every round of one generation and, for the few-shot part that every brief of a channel
+  shares, every later brief;
+- one batched forward pass per token for all sequences, stopping as soon as every sequence has
+  written a stop token (the end of the hook line);
+- sampling filters the top-k first and applies top-p inside those k: transformers' top-p warper sorts
+  the whole vocabulary, which for Gemma's 262k tokens cost more per step than the model itself.
+
+``measure_runtime`` times a few decode steps per precision and thread count at load, so the choice
+(bf16 or fp32, one thread or two) comes from this machine under its current load, not from CPU flags.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+MIN_SHARED_PREFIX = 32  # a shorter common start is not worth cropping a cache for
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    temperature: float
+    top_p: float
+    top_k: int
+    repetition_penalty: float
+    max_new_tokens: int
+    min_new_tokens: int = 2
+
+
+class PrefixCache:
+    """The key/value cache of the last prompt (minus its last token), reusable by prompts that share its start."""
+
+    def __init__(self) -> None:
+        self.ids: tuple[int, ...] = ()
+        self.cache = None
+
+    def get(self, model, input_ids):
+        """A fresh copy of the cache for ``input_ids[:, :-1]`` (None when the model's cache cannot be shared)."""
+        import torch
+
+        key = tuple(input_ids[0, :-1].tolist())
+        if self.cache is not None and self.ids == key:
+            return copy.deepcopy(self.cache)
+        shared = 0
+        for a, b in zip(self.ids, key):
+            if a != b:
+                break
+            shared += 1
+        try:
+            with torch.inference_mode():
+                if self.cache is not None and shared >= MIN_SHARED_PREFIX and getattr(self.cache, "is_croppable", False):
+                    cache = copy.deepcopy(self.cache)
+                    cache.crop(shared)
+                    model(input_ids=input_ids[:, shared:-1], past_key_values=cache, use_cache=True, logits_to_keep=1)
+                else:
+                    out = model(input_ids=input_ids[:, :-1], use_cache=True, logits_to_keep=1)
+                    cache = out.past_key_values
+            if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+                return None
+        except (RuntimeError, ValueError, TypeError):
+            return None
+        self.ids, self.cache = key, cache
+        return copy.deepcopy(cache)
+
+
+def _filter_and_sample(logits, params: SamplingParams, generator):
+    """Sample one token per row: temperature, then top-k, then top-p within the k."""
+    import torch
+
+    logits = logits / max(params.temperature, 1e-4)
+    k = params.top_k if params.top_k > 0 else logits.shape[-1]
+    values, index = torch.topk(logits, min(k, logits.shape[-1]), dim=-1)
+    probs = torch.softmax(values, dim=-1)
+    if params.top_p < 1.0:
+        before = torch.cumsum(probs, dim=-1) - probs
+        probs = probs.masked_fill(before > params.top_p, 0.0)
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+    pick = torch.multinomial(probs, 1, generator=generator)
+    return index.gather(-1, pick).squeeze(-1)
+
+
+def decode(model, input_ids, n: int, params: SamplingParams, stop_ids: list[int], seed: int,
+           prefix: PrefixCache | None = None, pad_id: int = 0) -> list[tuple[list[int], bool]]:
+    """``n`` continuations of one prompt: (token ids before the first stop token, finished) pairs."""
+    import torch
+
+    device = input_ids.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    cache = prefix.get(model, input_ids) if prefix is not None and input_ids.shape[1] > 1 else None
+    with torch.inference_mode():
+        if cache is not None:
+            cache.batch_repeat_interleave(n)
+            step_ids = input_ids[:, -1:].repeat(n, 1)
+        else:
+            step_ids = input_ids.repeat(n, 1)
+        stop = torch.tensor(stop_ids, device=device)
+        done = torch.zeros(n, dtype=torch.bool, device=device)
+        produced: list = []
+        for step in range(params.max_new_tokens):
+            out = model(input_ids=step_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            cache = out.past_key_values
+            logits = out.logits[:, -1, :].float()
+            if step < params.min_new_tokens:
+                logits[:, stop] = float("-inf")
+            if params.repetition_penalty != 1.0 and produced:
+                seen = torch.stack(produced, dim=1)
+                picked = logits.gather(1, seen)
+                picked = torch.where(picked > 0, picked / params.repetition_penalty, picked * params.repetition_penalty)
+                logits.scatter_(1, seen, picked)
+            token = _filter_and_sample(logits, params, generator)
+            token = torch.where(done, torch.full_like(token, pad_id), token)
+            produced.append(token)
+            done |= torch.isin(token, stop)
+            if bool(done.all()):
+                break
+            step_ids = token.unsqueeze(-1)
+    rows = torch.stack(produced, dim=1).tolist() if produced else [[] for _ in range(n)]
+    stops = set(stop_ids)
+    results = []
+    for row in rows:
+        cut = next((i for i, t in enumerate(row) if t in stops), None)
+        results.append((row if cut is None else row[:cut], cut is not None))
+    return results
+
+
+def _time_steps(model, n: int = 8, prompt_len: int = 48, steps: int = 4) -> float:
+    """Seconds for ``steps`` batched decode steps after a short prompt (the shape of hook writing)."""
+    import torch
+
+    ids = torch.full((1, prompt_len), 100, dtype=torch.long)
+    with torch.inference_mode():
+        cache = model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+        cache.batch_repeat_interleave(n)
+        step = torch.full((n, 1), 101, dtype=torch.long)
+        model(input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1)  # warm-up
+        start = time.perf_counter()
+        for _ in range(steps):
+            model(input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return time.perf_counter() - start
+
+
+def measure_runtime(model, threads: tuple[int, ...] = (1, 2)) -> tuple[object, str, int, dict[str, float]]:
+    """Try fp32 and bf16 with each thread count; return (fastest model, precision, threads, timings).
+
+    ``model`` is fp32; the bf16 copy is made here and only the winner is kept. Two threads win on a
+    quiet machine and lose badly (5-20x) when another process keeps a core busy, which is why this is
+    measured at load time rather than fixed.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    timings: dict[str, float] = {}
+    candidates = {"fp32": model}
+    try:
+        candidates["bf16"] = copy.deepcopy(model).to(torch.bfloat16)
+    except (RuntimeError, TypeError):
+        pass
+    for precision, m in candidates.items():
+        for t in threads:
+            torch.set_num_threads(t)
+            try:
+                timings[f"{precision}/{t}"] = _time_steps(m)
+            except (RuntimeError, ValueError, TypeError, AttributeError):
+                continue
+    if not timings:
+        torch.set_num_threads(before)
+        return model, "fp32", before, {}
+    best = min(timings, key=timings.get)
+    precision, t = best.split("/")
+    torch.set_num_threads(int(t))
+    return candidates[precision], precision, int(t), timings

@@ -79,7 +79,9 @@ _NEGATED = (re.compile(r"\b(?:no|non|not|without|zero|never|free of)[\s-]+(?:\w+
 _ZH_NEG = ("无", "不", "没有", "非", "免", "零", "去")
 _ZH_FAMILIES = ({"香", "香薰", "香氛", "香味", "香气", "芳香", "香型"},)
 _ZH_ANTONYMS = {"无线": {"有线", "插线", "带线"}, "有线": {"无线"}, "防水": {"怕水", "进水"}, "轻": {"沉重"}}
-_ZH_NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg")
+# Places, organizations and other proper nouns; person names (nr) are left out: jieba tags ordinary
+# words such as 清香 as names too often.
+_ZH_NAME_FLAGS = ("ns", "nt", "nz")
 # Proper names the English dictionary knows as words: brands and places a model likes to name-drop.
 _GAZETTEER = frozenset(
     "nike adidas puma reebok asics brooks hoka salomon patagonia columbia rei ikea apple iphone samsung sony bose "
@@ -158,10 +160,13 @@ def offer_word_problems(text: str, brief, ctx: CopyContext = CopyContext()) -> l
     rest = _strip_facts(text, brief, ctx)
     if brief.language == "zh":
         allowed = _ZH_ALLOWED_BY_OFFER[brief.offer_type]
-        product_text = f"{brief.product}{brief.details}"
+        # The product's name may carry such a word (赠品套装); its free-text facts may not: they are
+        # the marketer's notes, and a hostile one could otherwise allow any offer.
+        product_text = brief.product
         found = [m.group(0) for m in _ZH_OFFER.finditer(rest) if m.group(0) not in allowed and m.group(0) not in product_text]
     else:
-        allowed = _ALLOWED_BY_OFFER[brief.offer_type] | _brief_words(brief, ctx)
+        named = {w.lower() for w in _WORD.findall(f"{brief.product} {brief.category or ''}")}
+        allowed = _ALLOWED_BY_OFFER[brief.offer_type] | named
         found = [w for w in _WORD.findall(rest) if w.lower() in _OFFER_TERMS and w.lower() not in allowed]
         found += [m.group(0) for m in _OFFER_PHRASES.finditer(rest)]
     return [f"offers {w!r}, which the brief does not" for w in dict.fromkeys(found)]
@@ -187,7 +192,7 @@ def contradiction_problems(text: str, brief, ctx: CopyContext = CopyContext()) -
 
 def _zh_contradictions(rest: str, facts_text: str) -> list[str]:
     jieba = _jieba()
-    tokens = {t for t in jieba.lcut(facts_text) if _CJK.search(t)}
+    tokens = {t for t in jieba.lcut_for_search(facts_text) if _CJK.search(t)}
     problems = []
     for token in tokens:
         for neg in _ZH_NEG:

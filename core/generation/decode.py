@@ -57,14 +57,16 @@ class PrefixCache:
             with torch.inference_mode():
                 if self.cache is not None and shared >= MIN_SHARED_PREFIX and getattr(self.cache, "is_croppable", False):
                     cache = copy.deepcopy(self.cache)
-                    cache.crop(shared)
+                    # transformers 5: crop(-k) removes the last k tokens
+                    cache.crop(shared - cache.get_seq_length())
                     model(input_ids=input_ids[:, shared:-1], past_key_values=cache, use_cache=True, logits_to_keep=1)
                 else:
                     out = model(input_ids=input_ids[:, :-1], use_cache=True, logits_to_keep=1)
                     cache = out.past_key_values
             if cache is None or not hasattr(cache, "batch_repeat_interleave"):
                 return None
-        except (RuntimeError, ValueError, TypeError):
+        except (RuntimeError, ValueError, TypeError, IndexError):
+            self.ids, self.cache = (), None  # a model whose cache cannot be cropped or shared: read it whole
             return None
         self.ids, self.cache = key, cache
         return copy.deepcopy(cache)

@@ -160,6 +160,10 @@ def run(task: str, model: str, data_dir: str, precision: str, threads: int) -> d
     proc = subprocess.run([sys.executable, __file__, "--worker", task, "--models", model, "--data-dir", data_dir,
                            "--precision", precision, "--threads", str(threads)], capture_output=True, text=True,
                           cwd=ROOT)
+    if proc.returncode and task == "peer":
+        # The peer is someone else's native build: a crash is reported as a row, not the end of the run.
+        return {"task": task, "skipped": f"llama-cpp-python exited with status {proc.returncode}: "
+                f"{(proc.stderr.strip().splitlines() or [''])[-1][:200]}"}
     if proc.returncode:
         raise SystemExit(f"{task}/{model}/{precision} failed:\n{proc.stderr[-3000:]}")
     figure = json.loads(proc.stdout.strip().splitlines()[-1])

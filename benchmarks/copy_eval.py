@@ -1,12 +1,13 @@
 """Copy evaluation: 24 fixed briefs, each bundled model, 8 kept variants per brief, read blind.
 
-    .venv/bin/python benchmarks/copy_eval.py [--models gemma3,smollm2] [--out DIR] [--data-dir DIR]
+    .venv/bin/python benchmarks/copy_eval.py [--designs gemma3,smollm2,gemma3@0.5] [--out DIR] [--data-dir DIR]
         [--precision auto] [--n 8] [--seed 7]
     .venv/bin/python benchmarks/copy_eval.py --score DIR/ratings.json --out DIR
 
 The briefs cover 4 channels, every offer kind (percent, amount, amount over a minimum spend,
 free shipping, gift, none), 4 tones, 6 categories and 4 Chinese briefs (one with hostile product
-facts). For each model: guardrail pass rate, seconds per brief, the share of kept variants that
+facts). A design is a bundled model, optionally at a fixed temperature (``gemma3@0.5``; without one,
+the channel defaults). For each design: guardrail pass rate, seconds per brief, the share of kept variants that
 state the offer exactly and name the product (must be 100%), failures per guardrail, per layout.
 Writes ``kept.jsonl`` (every kept text with its design), ``blind.txt`` (texts of all designs
 shuffled per brief, each with an id, nothing else) and ``key.json`` (id -> design, layout). Rate
@@ -65,7 +66,7 @@ def _states_offer_and_product(text: str, brief) -> bool:
     return facts.offer_on.lower() in text.lower() and brief.product.lower() in text.lower()
 
 
-def run_model(key: str, args, briefs) -> dict:
+def run_model(design: str, args, briefs, models: dict) -> dict:
     from core.config import AppConfig
     from core.generation.generate import check_language, generate_copy
     from core.generation.model import load_language_model
@@ -73,17 +74,22 @@ def run_model(key: str, args, briefs) -> dict:
     from core.generation.settings import default_settings
     from core.errors import GenerationError
 
-    cfg = AppConfig(data_dir=Path(args.data_dir), db_path=":memory:", model=key)
+    key, _, temperature = design.partition("@")
     start = time.perf_counter()
-    lm = load_language_model(cfg, precision=args.precision)
-    out = {"model": lm.label, "load_s": time.perf_counter() - start, "runtime": lm.runtime, "briefs": []}
+    if key not in models:
+        cfg = AppConfig(data_dir=Path(args.data_dir), db_path=":memory:", model=key)
+        models[key] = load_language_model(cfg, precision=args.precision)
+    lm = models[key]
+    out = {"model": lm.label + (f" @{temperature}" if temperature else ""), "load_s": time.perf_counter() - start,
+           "runtime": lm.runtime, "briefs": []}
     ctx = CopyContext(shop_name=SHOP)
     for i, brief in enumerate(briefs):
         try:
             check_language(lm, brief)
         except GenerationError:
             continue  # this model does not write the brief's language: not offered in the Copy Lab either
-        settings = default_settings(brief.channel, n_variants=args.n, seed=args.seed)
+        settings = default_settings(brief.channel, n_variants=args.n, seed=args.seed,
+                                    temperature=float(temperature) if temperature else None)
         start = time.perf_counter()
         r = generate_copy(lm, brief, settings, context=ctx)
         seconds = time.perf_counter() - start
@@ -95,7 +101,7 @@ def run_model(key: str, args, briefs) -> dict:
             "exact": sum(_states_offer_and_product(v.text, brief) for v in r.variants),
             "texts": [{"text": v.text, "layout": v.layout, "hook": v.hook} for v in r.variants],
             "layouts_kept": dict(layouts), "layouts_rejected": dict(tried)})
-        print(f"# {key} brief {i} ({brief.channel}, {brief.language}): {len(r.variants)}/{r.generated} kept "
+        print(f"# {design} brief {i} ({brief.channel}, {brief.language}): {len(r.variants)}/{r.generated} kept "
               f"in {seconds:.1f} s", flush=True)
     return out
 
@@ -136,7 +142,7 @@ def write_files(out: Path, results: dict[str, dict], briefs, seed: int) -> None:
                      f"{' | facts: ' + brief.details if brief.details else ''}")
         for j, (model, t) in enumerate(items):
             tid = f"{i:02d}-{j:02d}"
-            key[tid] = {"design": f"{model}/hook+layouts", "layout": t["layout"], "language": brief.language}
+            key[tid] = {"design": f"{model}", "layout": t["layout"], "language": brief.language}
             blind.append(f"{tid}  {t['text']}")
             kept_lines.append(json.dumps({"id": tid, "brief": i, "model": model, **t}, ensure_ascii=False))
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +171,7 @@ def score(ratings_path: Path, out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="gemma3,smollm2")
+    parser.add_argument("--designs", default="gemma3,smollm2")
     parser.add_argument("--out", default="copy_eval_out")
     parser.add_argument("--data-dir", default=str(ROOT / "data"))
     parser.add_argument("--precision", default="auto")
@@ -180,7 +186,8 @@ def main() -> None:
     from core.generation.brief import Brief
 
     briefs = [Brief(**b) for b in BRIEFS]
-    results = {m: run_model(m, args, briefs) for m in args.models.split(",")}
+    models: dict = {}
+    results = {d: run_model(d, args, briefs, models) for d in args.designs.split(",")}
     write_files(out, results, briefs, args.seed)
     summary = {m: summarize(m, r) for m, r in results.items()}
     print(f"{'model':36} {'briefs':>6} {'pass':>5} {'s/brief':>8} {'en s':>6} {'zh s':>6} {'8 kept':>6} {'exact':>6}")

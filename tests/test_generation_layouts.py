@@ -30,7 +30,7 @@ def test_english_fact_phrases():
     amount = facts_for(Brief(product="Desk Lamp", channel="push", offer_type="amount", offer_value=50, min_spend=300))
     assert amount.offer_on == "$50 off orders over $300 on Desk Lamp"
     assert facts_for(Brief(product="Mug", channel="push", offer_type="free_shipping")).offer_on == "free shipping on Mug"
-    assert facts_for(Brief(product="Mug", channel="push")).offer_on == "Mug"
+    assert facts_for(Brief(product="Mug", channel="push")).offer_on == "meet the Mug"
 
 
 def test_chinese_fact_phrases():

@@ -194,9 +194,9 @@ def test_keeps_passing_merges_duplicates_and_counts_failures(tiny_lm):
     assert [v.text for v in result.variants] == [
         "Light on every trail: 20% off Trail Running Shoes",  # the code does not fit a 60-character subject
         "20% off Trail Running Shoes: grip that holds on",
-        "{first_name}, faster miles ahead: 20% off Trail Running Shoes"]
+        "Faster miles ahead: 20% off Trail Running Shoes"]
     assert [v.layout for v in result.variants] == [
-        "email_subject/hook_first", "email_subject/offer_first", "email_subject/first_name"]
+        "email_subject/hook_first", "email_subject/offer_first", "email_subject/hook_first"]
     assert [v.text for v in got] == [v.text for v in result.variants]  # streamed as soon as kept
     assert [v.duplicates for v in result.variants] == [1, 0, 0] and result.duplicates_merged == 1
     counts = result.failure_counts
@@ -266,3 +266,30 @@ def test_bad_model_settings_give_clear_errors(tmp_path):
     with pytest.raises(ModelUnavailable, match="Could not read the model file"):
         load_language_model(cfg)
     assert resolve_source("smollm2").gguf_file.endswith(".gguf")
+
+
+def test_vocab_subset_scores_only_hook_tokens_and_never_a_digit(tiny_lm, monkeypatch):
+    import core.generation.decode as decode_mod
+
+    monkeypatch.setattr(decode_mod, "SUBSET_MIN_VOCAB", 0)  # the tiny model's vocabulary is small
+    subset = decode_mod.vocab_subset(tiny_lm.model, tiny_lm.tokenizer, "en", tiny_lm.stop_ids)
+    ids = set(subset.ids.tolist())
+    assert set(tiny_lm.stop_ids) <= ids and len(ids) < len(tiny_lm.tokenizer)
+    pieces = tiny_lm.tokenizer.convert_ids_to_tokens(sorted(ids - set(tiny_lm.stop_ids)))
+    assert not any(ch.isdigit() or ch in "%$" for p in pieces for ch in p)
+    tiny_lm._subsets = {"en": subset}
+    text = prompt_for(BRIEF, tiny_lm)
+    kw = dict(temperature=1.0, top_p=1.0, top_k=0, repetition_penalty=1.0, max_new_tokens=8)
+    out = tiny_lm.sample(text, 4, seed=5, language="en", **kw)
+    tiny_lm._subsets = {}
+    assert all(not any(ch.isdigit() for ch in t) for t, _ in out)
+
+
+def test_hooks_that_stop_mid_phrase_or_state_facts_are_rejected():
+    from core.generation.hooks import hook_problems
+
+    assert hook_problems("Smart earbuds for the", "en") and hook_problems("舒服的", "zh")
+    assert not hook_problems("Grip that holds on", "en")
+    assert hook_problems("Only $5 today", "en") and hook_problems("Use RUN20 now", "en")
+    assert hook_problems("跑鞋8折", "zh") and hook_problems("Run lighter", "zh")
+    assert not hook_problems("轻盈回弹，越跑越轻松", "zh")

@@ -8,6 +8,8 @@ Hooks are 5-20 tokens, so per-step overhead matters more than the matrix work. T
   shares, every later brief;
 - one batched forward pass per token for all sequences, stopping as soon as every sequence has
   written a stop token (the end of the hook line);
+- for a large vocabulary (Gemma's 262k tokens) only the output rows of tokens a hook can use are
+  scored (``VocabSubset``);
 - sampling filters the top-k first and applies top-p inside those k: transformers' top-p warper sorts
   the whole vocabulary, which for Gemma's 262k tokens cost more per step than the model itself.
 
@@ -18,6 +20,7 @@ Hooks are 5-20 tokens, so per-step overhead matters more than the matrix work. T
 from __future__ import annotations
 
 import copy
+import re
 import time
 from dataclasses import dataclass
 
@@ -59,10 +62,9 @@ class PrefixCache:
                     cache = copy.deepcopy(self.cache)
                     # transformers 5: crop(-k) removes the last k tokens
                     cache.crop(shared - cache.get_seq_length())
-                    model(input_ids=input_ids[:, shared:-1], past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    model(input_ids=input_ids[:, shared:-1], cache=cache, use_cache=True, logits_to_keep=1)
                 else:
-                    out = model(input_ids=input_ids[:, :-1], use_cache=True, logits_to_keep=1)
-                    cache = out.past_key_values
+                    cache = _cache_of(model(input_ids=input_ids[:, :-1], use_cache=True, logits_to_keep=1))
             if cache is None or not hasattr(cache, "batch_repeat_interleave"):
                 return None
         except (RuntimeError, ValueError, TypeError, IndexError):
@@ -88,14 +90,48 @@ def _filter_and_sample(logits, params: SamplingParams, generator):
     return index.gather(-1, pick).squeeze(-1)
 
 
+@dataclass(frozen=True)
+class VocabSubset:
+    """The tokens a hook may use, with their rows of the output layer.
+
+    Gemma's 262k-token output layer is most of a decode step's work. A hook in English needs
+    letters, spaces and punctuation; one in Chinese needs Chinese characters and punctuation; the
+    stop tokens end it. Scoring only those rows cuts the step's cost, and a hook cannot contain a
+    digit, a currency sign or a code at all (facts are written by code).
+    """
+
+    ids: object  # LongTensor of token ids (the columns)
+    weight: object  # (len(ids), hidden) rows of the output layer
+    softcap: float | None = None
+
+
+def _cache_of(out):
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else getattr(out, "past_key_values", None)
+
+
+def _step(model, step_ids, cache, subset: VocabSubset | None):
+    """One forward step: (cache, float logits of the last position over the columns)."""
+    if subset is None:
+        out = model(input_ids=step_ids, cache=cache, use_cache=True, logits_to_keep=1)
+        return _cache_of(out), out.logits[:, -1, :].float()
+    out = model.model(input_ids=step_ids, cache=cache, use_cache=True)
+    logits = (out.last_hidden_state[:, -1, :] @ subset.weight.T).float()
+    if subset.softcap:
+        logits = subset.softcap * (logits / subset.softcap).tanh()
+    return _cache_of(out), logits
+
+
 def decode(model, input_ids, n: int, params: SamplingParams, stop_ids: list[int], seed: int,
-           prefix: PrefixCache | None = None, pad_id: int = 0) -> list[tuple[list[int], bool]]:
+           prefix: PrefixCache | None = None, pad_id: int = 0,
+           subset: VocabSubset | None = None) -> list[tuple[list[int], bool]]:
     """``n`` continuations of one prompt: (token ids before the first stop token, finished) pairs."""
     import torch
 
     device = input_ids.device
     generator = torch.Generator(device=device).manual_seed(seed)
     cache = prefix.get(model, input_ids) if prefix is not None and input_ids.shape[1] > 1 else None
+    columns = subset.ids if subset is not None else None
     with torch.inference_mode():
         if cache is not None:
             cache.batch_repeat_interleave(n)
@@ -103,27 +139,30 @@ def decode(model, input_ids, n: int, params: SamplingParams, stop_ids: list[int]
         else:
             step_ids = input_ids.repeat(n, 1)
         stop = torch.tensor(stop_ids, device=device)
+        # Stop tokens as columns of the logits (positions in the subset when there is one).
+        stop_cols = stop if columns is None else torch.isin(columns, stop).nonzero().flatten()
         done = torch.zeros(n, dtype=torch.bool, device=device)
-        produced: list = []
+        produced: list = []  # columns picked, for the repetition penalty
+        tokens: list = []
         for step in range(params.max_new_tokens):
-            out = model(input_ids=step_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-            cache = out.past_key_values
-            logits = out.logits[:, -1, :].float()
+            cache, logits = _step(model, step_ids, cache, subset)
             if step < params.min_new_tokens:
-                logits[:, stop] = float("-inf")
+                logits[:, stop_cols] = float("-inf")
             if params.repetition_penalty != 1.0 and produced:
                 seen = torch.stack(produced, dim=1)
                 picked = logits.gather(1, seen)
                 picked = torch.where(picked > 0, picked / params.repetition_penalty, picked * params.repetition_penalty)
                 logits.scatter_(1, seen, picked)
-            token = _filter_and_sample(logits, params, generator)
+            col = _filter_and_sample(logits, params, generator)
+            token = col if columns is None else columns[col]
             token = torch.where(done, torch.full_like(token, pad_id), token)
-            produced.append(token)
+            produced.append(col)
+            tokens.append(token)
             done |= torch.isin(token, stop)
             if bool(done.all()):
                 break
             step_ids = token.unsqueeze(-1)
-    rows = torch.stack(produced, dim=1).tolist() if produced else [[] for _ in range(n)]
+    rows = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(n)]
     stops = set(stop_ids)
     results = []
     for row in rows:
@@ -132,19 +171,44 @@ def decode(model, input_ids, n: int, params: SamplingParams, stop_ids: list[int]
     return results
 
 
+SUBSET_MIN_VOCAB = 100_000  # below this the output layer is cheap enough to score whole
+_SCRIPT = {
+    "en": re.compile(r"^[A-Za-z ,.!?'’&:;-]+$"),
+    "zh": re.compile(r"^[\u3400-\u9fff，。！？、：；“”‘’… ]+$"),
+}
+
+
+def vocab_subset(model, tokenizer, language: str, stop_ids: list[int]) -> VocabSubset | None:
+    """The output rows a hook in ``language`` can use (None: score the whole vocabulary)."""
+    import torch
+
+    head = getattr(model, "lm_head", None)
+    if head is None or getattr(model, "model", None) is None or len(tokenizer) < SUBSET_MIN_VOCAB:
+        return None
+    rule = _SCRIPT.get(language)
+    if rule is None:
+        return None
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    keep = {i for i, piece in enumerate(pieces) if piece and rule.match(piece.replace("▁", " ").replace("Ġ", " "))}
+    keep |= set(stop_ids)
+    ids = torch.tensor(sorted(i for i in keep if i < head.weight.shape[0]), dtype=torch.long)
+    softcap = getattr(model.config, "final_logit_softcapping", None)
+    return VocabSubset(ids, head.weight.detach()[ids].clone(), softcap)
+
+
 def _time_steps(model, n: int = 8, prompt_len: int = 48, steps: int = 4) -> float:
     """Seconds for ``steps`` batched decode steps after a short prompt (the shape of hook writing)."""
     import torch
 
     ids = torch.full((1, prompt_len), 100, dtype=torch.long)
     with torch.inference_mode():
-        cache = model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+        cache = _cache_of(model(input_ids=ids, use_cache=True, logits_to_keep=1))
         cache.batch_repeat_interleave(n)
         step = torch.full((n, 1), 101, dtype=torch.long)
-        model(input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1)  # warm-up
+        model(input_ids=step, cache=cache, use_cache=True, logits_to_keep=1)  # warm-up
         start = time.perf_counter()
         for _ in range(steps):
-            model(input_ids=step, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            model(input_ids=step, cache=cache, use_cache=True, logits_to_keep=1)
         return time.perf_counter() - start
 
 

@@ -110,7 +110,8 @@ def facts_for(brief) -> Facts:
     elif kind == "gift":
         offer_on = f"a free gift with {product}"
     else:
-        offer_on = product
+        # No offer: the line still names the product, in words a shop would use.
+        offer_on = f"meet the {product}"
     code = ""
     if brief.promo_code:
         code = f"结账输入{brief.promo_code}" if zh else f" with code {brief.promo_code}"

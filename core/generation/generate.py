@@ -148,6 +148,7 @@ def generate_copy(
         samples = lm.sample(
             prompt_text, batch, temperature=settings.temperature, top_p=settings.top_p, top_k=settings.top_k,
             repetition_penalty=settings.repetition_penalty, max_new_tokens=tokens, seed=seed,
+            language=prompt.language,
         )
         rounds += 1
         generated += len(samples)

@@ -53,6 +53,9 @@ _CODE = re.compile(r"\b(?=[A-Z0-9]*\d)[A-Z0-9]{4,}\b|\bcode\b", re.I)
 _FORM = re.compile(r"[{}\[\]<>|#@*_]|https?:|www\.")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# A hook that ends on one of these stopped mid-phrase ("Smart earbuds for the").
+_DANGLING_EN = frozenset("the a an for to and of with your my our or but from is are".split())  # not "on": "holds on"
+_DANGLING_ZH = ("的", "和", "与", "让", "在", "给", "把", "被", "跟")
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ def hook_problems(hook: str, language: str) -> list[str]:
         problems.append("the hook mentions a code")
     if _FORM.search(hook):
         problems.append("the hook contains markup, a link or a placeholder")
+    words = hook.lower().rstrip(" .!?,;:").split()
+    if (words and words[-1] in _DANGLING_EN) or hook.rstrip("，。！？").endswith(_DANGLING_ZH):
+        problems.append("the hook stops mid-phrase")
     if language == "zh":
         size = len(re.sub(r"\s", "", hook))
         if not _CJK.search(hook) or _LATIN_WORD.search(hook):

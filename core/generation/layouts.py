@@ -1,6 +1,8 @@
 """Layouts: how a model-written hook and the code-written facts become one line of copy.
 
-Each channel has a few layouts per language (``LAYOUTS``). A variant's layout is picked by its
+Each channel has a few layouts per language (``LAYOUTS``). The SMS layouts include one that greets
+the customer by ``{first_name}``; in the shorter channels a lower-cased hook after the name read
+badly in the blind evaluation (benchmarks/copy_eval.py), so they have none. A variant's layout is picked by its
 position, so the variants of one brief do not share one sentence frame; when a layout does not
 fit the channel limit, the next one is tried, then the optional facts (the promo code in an email
 subject or a banner, the end date) are dropped before giving up. Every layout names the product
@@ -30,12 +32,10 @@ LAYOUTS: dict[tuple[str, str], tuple[Layout, ...]] = {
     ("en", "email_subject"): (
         Layout("hook_first", "{Hook}: {Facts}"),
         Layout("offer_first", "{Facts}: {hook}"),
-        Layout("first_name", "{first_name}, {hook}: {facts}"),
     ),
     ("en", "push"): (
         Layout("hook_first", "{Hook}. {Facts}. {cta}"),
         Layout("offer_first", "{Facts}! {Hook}. {cta}"),
-        Layout("first_name", "{first_name}, {hook}. {Facts}. {cta}"),
     ),
     ("en", "sms"): (
         Layout("hook_first", "{shop}{Hook}! {Facts}. {cta}. {opt_out}"),

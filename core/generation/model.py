@@ -27,7 +27,7 @@ from pathlib import Path
 
 from core.config import AppConfig
 from core.errors import GenerationError, IntegrityError, ModelUnavailable
-from core.generation.decode import PrefixCache, SamplingParams, decode, measure_runtime
+from core.generation.decode import PrefixCache, SamplingParams, decode, measure_runtime, vocab_subset
 from core.generation.sources import BUNDLED, ModelSource, default_gguf, resolve_source  # noqa: F401 (re-exported)
 
 # Nothing may reach the network, whatever the caller's environment says.
@@ -169,6 +169,7 @@ class LanguageModel:
         self.runtime = dict(runtime or {})  # seconds per tried precision/threads, from measure_runtime
         self.lock = threading.Lock()
         self._prefix = PrefixCache()
+        self._subsets: dict[str, object] = {}  # language -> decode.VocabSubset (or None), built on first use
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
@@ -199,14 +200,20 @@ class LanguageModel:
 
     def sample(self, prompt_text: str, n: int, *, temperature: float, top_p: float, top_k: int,
                repetition_penalty: float, max_new_tokens: int, seed: int,
-               min_new_tokens: int = 2) -> list[tuple[str, bool]]:
-        """``n`` sampled continuations of ``prompt_text`` in one batch: (text, finished) pairs."""
+               min_new_tokens: int = 2, language: str | None = None) -> list[tuple[str, bool]]:
+        """``n`` sampled continuations of ``prompt_text`` in one batch: (text, finished) pairs.
+
+        With ``language`` a large-vocabulary model scores only the tokens a hook in that language
+        can use (``decode.vocab_subset``).
+        """
         enc = self.tokenizer(prompt_text, return_tensors="pt", add_special_tokens=False).to(self.device)
         params = SamplingParams(temperature, top_p, top_k, repetition_penalty, max_new_tokens, min_new_tokens)
         with self.lock:
             try:
+                if language and language not in self._subsets:
+                    self._subsets[language] = vocab_subset(self.model, self.tokenizer, language, self.stop_ids)
                 rows = decode(self.model, enc["input_ids"], n, params, self.stop_ids, seed, self._prefix,
-                              pad_id=self.tokenizer.pad_token_id or 0)
+                              pad_id=self.tokenizer.pad_token_id or 0, subset=self._subsets.get(language or ""))
             except (RuntimeError, ValueError) as err:
                 raise GenerationError(f"The model failed while writing ({err}); try fewer variants or tokens.") from err
         return [(self.tokenizer.decode(ids, skip_special_tokens=True), finished) for ids, finished in rows]

@@ -11,9 +11,9 @@ from core.generation.brief import LANGUAGES, OFFER_NAMES, OFFER_TYPES, TONES
 from core.generation.generate import run_generation
 from core.generation.guardrails import check_copy
 from core.generation.sense import CopyContext
-from core.generation.settings import HELP, MAX_VARIANTS, default_settings
-from core.generation.view import (brief_from_form, channel_preview, escape_markdown, language_choices, model_choices,
-                                  product_choices, sample_first_name)
+from core.generation.settings import HELP, default_settings
+from core.generation.view import (SAMPLING_CONTROLS, brief_from_form, channel_preview, escape_markdown, language_choices,
+                                  model_choices, product_choices, sample_first_name)
 from core.generation.working_set import add_to_working_set, list_working_set, remove_from_working_set
 from pages.common import SEGMENT_KEY, current_segment_label, get_config, get_language_model, get_store, show_error
 
@@ -45,14 +45,11 @@ with st.form("copy.brief"):
                 language=left.selectbox("Language", language_choices(model), format_func=LANGUAGES.get, key=f"copy.language.{model}"),
                 currency=left.text_input("Currency symbol", "$", max_chars=4, key="copy.currency"))
     with st.expander("Sampling"):
-        k1, k2, k3 = st.columns(3)
-        knobs = dict(temperature=k1.slider("Temperature", 0.1, 1.5, defaults.temperature, 0.05, help=HELP["temperature"], key=f"copy.temperature.{channel}"),
-                     top_p=k2.slider("Top-p", 0.1, 1.0, defaults.top_p, 0.01, help=HELP["top_p"], key=f"copy.top_p.{channel}"),
-                     top_k=k3.number_input("Top-k", 0, 500, defaults.top_k, help=HELP["top_k"], key=f"copy.top_k.{channel}"),
-                     repetition_penalty=k1.slider("Repetition penalty", 1.0, 2.0, defaults.repetition_penalty, 0.05, help=HELP["repetition_penalty"], key=f"copy.rep.{channel}"),
-                     max_new_tokens=k2.number_input("Max new tokens", 8, 256, defaults.max_new_tokens, help=HELP["max_new_tokens"], key=f"copy.max_tokens.{channel}"),
-                     n_variants=k3.number_input("Variants", 1, MAX_VARIANTS, defaults.n_variants, help=HELP["n_variants"], key="copy.n_variants"),
-                     seed=k1.number_input("Seed", 0, 2**31 - 1, defaults.seed, help=HELP["seed"], key="copy.seed"))
+        cols, knobs = st.columns(3), {}
+        for i, (name, label, kind, low, high, step) in enumerate(SAMPLING_CONTROLS):
+            widget = cols[i % 3].slider if kind == "slider" else cols[i % 3].number_input
+            key = f"copy.{name}" if name in ("n_variants", "seed") else f"copy.{name}.{channel}"
+            knobs[name] = widget(label, low, high, getattr(defaults, name), step, help=HELP[name], key=key)
     submitted = st.form_submit_button("Generate", type="primary")
 
 

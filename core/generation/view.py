@@ -107,3 +107,15 @@ def brief_from_form(form: dict, products: pd.DataFrame, voices: dict[str, BrandV
         product_id=None if row.empty else str(row["product_id"].iloc[0]),
         category=None if row.empty else row["category"].iloc[0],
         price=None if row.empty else float(row["price"].iloc[0]))
+
+
+# The Copy Lab's sampling controls: (setting, label, widget, low, high, step); per channel unless noted.
+SAMPLING_CONTROLS: tuple[tuple[str, str, str, float, float, float | None], ...] = (
+    ("temperature", "Temperature", "slider", 0.1, 1.5, 0.05),
+    ("top_p", "Top-p", "slider", 0.1, 1.0, 0.01),
+    ("top_k", "Top-k", "number", 0, 500, None),
+    ("repetition_penalty", "Repetition penalty", "slider", 1.0, 2.0, 0.05),
+    ("max_new_tokens", "Max new tokens", "number", 8, 256, None),
+    ("n_variants", "Variants", "number", 1, 20, None),
+    ("seed", "Seed", "number", 0, 2**31 - 1, None),
+)

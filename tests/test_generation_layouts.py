@@ -47,11 +47,12 @@ def test_chinese_fact_phrases():
 def test_layouts_rotate_per_variant_and_sms_always_opts_out():
     b = Brief(product="Wireless Earbuds", channel="sms", offer_type="amount", offer_value=15, promo_code="EAR15")
     built = [assemble(b, "Music that stays with you", i, "Larkmoor") for i in range(3)]
-    assert len({a.layout for a in built}) == 3
+    assert len({a.layout for a in built}) == 2 and built[0].layout == built[2].layout
     for a in built:
         assert a.text.startswith("Larkmoor: ") and a.text.endswith("Reply STOP to opt out")
         assert "$15 off Wireless Earbuds with code EAR15" in a.text
-    assert "Hi {first_name}, music that stays with you." in built[2].text
+    assert built[0].text == ("Larkmoor: Music that stays with you! $15 off Wireless Earbuds with code EAR15. "
+                             "Shop now. Reply STOP to opt out")
 
 
 def test_title_case_hooks_become_sentence_case_and_names_stay():

@@ -1,8 +1,9 @@
 """Layouts: how a model-written hook and the code-written facts become one line of copy.
 
-Each channel has a few layouts per language (``LAYOUTS``). The SMS layouts include one that greets
-the customer by ``{first_name}``; in the shorter channels a lower-cased hook after the name read
-badly in the blind evaluation (benchmarks/copy_eval.py), so they have none. A variant's layout is picked by its
+Each channel has a few layouts per language (``LAYOUTS``). None greets the customer by
+``{first_name}``: a hook written as a tagline reads badly after a name ("Hi Sam, soft linens."),
+and in two blind reads (benchmarks/copy_eval.py) 0-30% of such lines were sendable as-is, against
+35-57% for the other layouts. The token stays allowed in the marketer's own edits. A variant's layout is picked by its
 position, so the variants of one brief do not share one sentence frame; when a layout does not
 fit the channel limit, the next one is tried, then the optional facts (the promo code in an email
 subject or a banner, the end date) are dropped before giving up. Every layout names the product
@@ -40,7 +41,6 @@ LAYOUTS: dict[tuple[str, str], tuple[Layout, ...]] = {
     ("en", "sms"): (
         Layout("hook_first", "{shop}{Hook}! {Facts}. {cta}. {opt_out}"),
         Layout("offer_first", "{shop}{Facts}. {Hook}. {cta}. {opt_out}"),
-        Layout("first_name", "{shop}Hi {first_name}, {hook}. {Facts}. {opt_out}"),
     ),
     ("en", "banner"): (
         Layout("hook_first", "{Hook}: {facts} | {cta}"),

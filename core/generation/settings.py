@@ -78,13 +78,14 @@ class GenerationSettings:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-# The model writes only the hook (3-8 words), so every channel needs few tokens; short channels
-# want safer wording (a lower temperature).
+# The model writes only the hook (3-8 words), so every channel needs few tokens. Temperature 0.5:
+# in the blind read of benchmarks/copy_eval.py (README), Gemma's hooks at 0.5 were sendable as-is
+# 41% of the time against 32% at the earlier 0.7-0.8 channel defaults, in the same run.
 CHANNEL_DEFAULTS: dict[str, GenerationSettings] = {
-    "email_subject": GenerationSettings(temperature=0.7, max_new_tokens=20),
-    "push": GenerationSettings(temperature=0.8, max_new_tokens=20),
-    "sms": GenerationSettings(temperature=0.75, max_new_tokens=20),
-    "banner": GenerationSettings(temperature=0.8, max_new_tokens=20),
+    "email_subject": GenerationSettings(temperature=0.5, max_new_tokens=20),
+    "push": GenerationSettings(temperature=0.5, max_new_tokens=20),
+    "sms": GenerationSettings(temperature=0.5, max_new_tokens=20),
+    "banner": GenerationSettings(temperature=0.5, max_new_tokens=20),
 }
 assert set(CHANNEL_DEFAULTS) == set(CHANNEL_LIMITS)
 

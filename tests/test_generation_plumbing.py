@@ -202,7 +202,7 @@ def test_keeps_passing_merges_duplicates_and_counts_failures(tiny_lm):
     counts = result.failure_counts
     assert counts["hook"] >= 1 and counts["offer_words"] == 1 and counts["unknown_name"] == 1
     assert counts["repetition"] == 1 and counts["duplicate"] == 1
-    assert lm.calls[0] >= 4 and all(c <= 16 for c in lm.calls)  # batched, over-generated
+    assert lm.calls[0] >= 4 and all(c <= 24 for c in lm.calls)  # batched, over-generated
     assert json.loads(json.dumps(result.to_dict()))["variants"][0]["guardrails"]["passed"] is True
 
 

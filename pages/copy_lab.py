@@ -8,7 +8,7 @@ from core.channels import CHANNEL_NAMES
 from core.errors import CopyLiftError
 from core.generation.brand import BrandVoice, list_brand_voices, save_brand_voice
 from core.generation.brief import LANGUAGES, OFFER_NAMES, OFFER_TYPES, TONES
-from core.generation.generate import run_generation
+from core.generation.generate import catalog_words, run_generation
 from core.generation.guardrails import check_copy
 from core.generation.sense import CopyContext
 from core.generation.settings import HELP, default_settings
@@ -82,7 +82,8 @@ if submitted:
 
 if state := st.session_state.get("copy.result"):
     result = state["result"]
-    brief, first_name, ctx = result.brief, sample_first_name(store), CopyContext(shop_name=shop)
+    brief, first_name = result.brief, sample_first_name(store)
+    ctx = CopyContext(shop_name=shop, catalog_words=catalog_words(store))  # edits are checked as generation was
     fails = ", ".join(f"{k} {n}" for k, n in result.failure_counts.items()) or "none"
     st.caption(f"{result.generated} hooks written · {len(state['texts'])} kept · failed or merged: {fails}")
     for note in result.notes:

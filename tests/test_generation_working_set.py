@@ -47,3 +47,16 @@ def test_failing_copy_needs_a_reason(store):
         add_to_working_set(store, "   ", BRIEF)
     vid = add_to_working_set(store, "Use SAVE50 today", BRIEF, origin="manual", override_reason="partner code, approved")
     assert list_working_set(store).set_index("variant_id").loc[vid, "origin"] == "manual"
+
+
+def test_edits_are_checked_with_the_shop_and_catalog_context(store):
+    from core.generation.sense import CopyContext
+
+    brief = Brief(product="Wireless Earbuds", channel="sms", offer_type="amount", offer_value=15, promo_code="EAR15")
+    text = "Larkmoor: Kestrel sound! $15 off Wireless Earbuds with code EAR15. Shop now. Reply STOP to opt out"
+    vid = add_to_working_set(store, text, brief, context=CopyContext(shop_name="Larkmoor", catalog_words=frozenset({"Kestrel"})))
+    with pytest.raises(ValidationError, match="Spelling|Known"):
+        update_variant_text(store, vid, text + " ")  # without the context the shop's name is an unknown word
+    report = update_variant_text(store, vid, text, context=CopyContext(shop_name="Larkmoor",
+                                                                       catalog_words=frozenset({"Kestrel"})))
+    assert report.clean

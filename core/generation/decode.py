@@ -6,8 +6,8 @@ Hooks are 5-20 tokens, so per-step overhead matters more than the matrix work. T
 - the prompt's key/value cache is computed once and reused (``PrefixCache``): every sequence of a
   batch, every round of one generation and, for the few-shot part that every brief of a channel
   shares, every later brief;
-- one batched forward pass per token for all sequences, stopping as soon as every sequence has
-  written a stop token (the end of the hook line);
+- one batched forward pass per token for all sequences still writing: a sequence leaves the batch
+  when it writes a stop token (the end of the hook line), and decoding stops when none is left;
 - for a large vocabulary (Gemma's 262k tokens) only the output rows of tokens a hook can use are
   scored (``VocabSubset``);
 - sampling filters the top-k first and applies top-p inside those k: transformers' top-p warper sorts
@@ -142,25 +142,37 @@ def decode(model, input_ids, n: int, params: SamplingParams, stop_ids: list[int]
         # Stop tokens as columns of the logits (positions in the subset when there is one).
         stop_cols = stop if columns is None else torch.isin(columns, stop).nonzero().flatten()
         done = torch.zeros(n, dtype=torch.bool, device=device)
-        produced: list = []  # columns picked, for the repetition penalty
+        active = torch.arange(n, device=device)  # rows still writing; finished rows leave the batch
+        picked_cols: list = []  # per step, the column each row picked (for the repetition penalty)
         tokens: list = []
         for step in range(params.max_new_tokens):
             cache, logits = _step(model, step_ids, cache, subset)
             if step < params.min_new_tokens:
                 logits[:, stop_cols] = float("-inf")
-            if params.repetition_penalty != 1.0 and produced:
-                seen = torch.stack(produced, dim=1)
+            if params.repetition_penalty != 1.0 and picked_cols:
+                seen = torch.stack(picked_cols, dim=1)[active]
                 picked = logits.gather(1, seen)
                 picked = torch.where(picked > 0, picked / params.repetition_penalty, picked * params.repetition_penalty)
                 logits.scatter_(1, seen, picked)
             col = _filter_and_sample(logits, params, generator)
             token = col if columns is None else columns[col]
-            token = torch.where(done, torch.full_like(token, pad_id), token)
-            produced.append(col)
-            tokens.append(token)
-            done |= torch.isin(token, stop)
+            full_token = torch.full((n,), pad_id, dtype=token.dtype, device=device)
+            full_token[active] = token
+            full_col = torch.zeros(n, dtype=col.dtype, device=device)
+            full_col[active] = col
+            tokens.append(full_token)
+            picked_cols.append(full_col)
+            finished = torch.isin(token, stop)
+            done[active[finished]] = True
             if bool(done.all()):
                 break
+            if bool(finished.any()) and len(active) - int(finished.sum()) >= 1:
+                keep = (~finished).nonzero().flatten()
+                try:
+                    cache.batch_select_indices(keep)
+                    active, token = active[keep], token[keep]
+                except (AttributeError, RuntimeError, IndexError):
+                    pass  # a cache that cannot drop rows: finished rows keep stepping on, their output ignored
             step_ids = token.unsqueeze(-1)
     rows = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(n)]
     stops = set(stop_ids)
@@ -190,6 +202,14 @@ def vocab_subset(model, tokenizer, language: str, stop_ids: list[int]) -> VocabS
         return None
     pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     keep = {i for i, piece in enumerate(pieces) if piece and rule.match(piece.replace("▁", " ").replace("Ġ", " "))}
+    if language == "en":
+        # Gemma's vocabulary holds the words of many Latin-script languages (140k of its 262k tokens
+        # pass the script test); an English hook needs short pieces and English words (81k).
+        from core.generation.sense import english_words
+
+        known = english_words()
+        keep = {i for i in keep if len(w := pieces[i].replace("▁", " ").replace("Ġ", " ").strip(" ,.!?'’&:;-").lower()) <= 3
+                or w in known}
     keep |= set(stop_ids)
     ids = torch.tensor(sorted(i for i in keep if i < head.weight.shape[0]), dtype=torch.long)
     softcap = getattr(model.config, "final_logit_softcapping", None)

@@ -118,6 +118,16 @@ def _jieba():
     return jieba
 
 
+def english_words() -> frozenset[str]:
+    """Every word of the offline English dictionary (lower case)."""
+    return _english_words()
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    return frozenset(_spell().word_frequency.dictionary)
+
+
 def is_dictionary_word(word: str) -> bool:
     """Whether the offline English dictionary knows ``word`` (any case)."""
     return not _spell().unknown([word.lower()])

@@ -7,6 +7,7 @@ the copy. A scripted model checks the keep/reject/merge logic exactly.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +21,7 @@ from core.generation.generate import generate_copy, run_generation
 from core.generation.decode import PrefixCache, measure_runtime
 from core.generation.hooks import build_hook_prompt, render_hook_prompt
 from core.generation.model import (
-    LanguageModel, ModelSource, _sha256, default_gguf, load_language_model, resolve_source, verify_manifest,
-    write_manifest,
+    LanguageModel, ModelSource, default_gguf, load_language_model, resolve_source, verify_manifest, write_manifest,
 )
 from core.generation.sense import CopyContext
 from core.generation.settings import GenerationSettings
@@ -241,7 +241,7 @@ def test_gemma_is_joined_from_its_chunk_packages_and_hash_checked(tmp_path):
         fh.seek(1000)
         fh.write(b"tampered")
     again = resolve_source("gemma3", tmp_path)
-    assert _sha256(again.path / again.gguf_file) == GEMMA_SHA256
+    assert hashlib.sha256((again.path / again.gguf_file).read_bytes()).hexdigest() == GEMMA_SHA256
 
 
 def test_manifest_detects_tampering(tmp_path):

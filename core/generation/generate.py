@@ -201,7 +201,7 @@ def run_generation(
     lm,
     brief: Brief,
     settings: GenerationSettings,
-    segment_ref: dict | None = None,
+    segment: object = None,
     *,
     shop_name: str = "",
     progress: Callable[[float, str], None] | None = None,
@@ -210,6 +210,7 @@ def run_generation(
     """Generate with what the store knows (customer names, catalog words): the page's and the CLI's path."""
     ctx = CopyContext(shop_name=shop_name, catalog_words=catalog_words(store), known_names=known_customer_names(store))
     result = generate_copy(lm, brief, settings, context=ctx, progress=progress, on_variant=on_variant)
-    if segment_ref:
-        result = replace(result, segment_name=str(segment_ref.get("name") or segment_ref.get("segment_id")))
-    return result
+    # The segment only labels the result: hooks are about the product, not the audience. It is a
+    # segment reference (an object with ``name``) or the older dict form.
+    name = getattr(segment, "name", None) or (segment.get("name") if isinstance(segment, dict) else None)
+    return replace(result, segment_name=str(name)) if name else result

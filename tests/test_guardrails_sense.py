@@ -48,6 +48,8 @@ def test_offer_words_the_brief_lacks(hook, word):
 def test_offer_words_the_brief_makes_are_fine():
     shipping = Brief(product="Coffee Set", channel="push", offer_type="free_shipping")
     assert not offer_word_problems(line(shipping, "Brew more, save the trip"), shipping, SHOP)
+    # Free shipping is the offer; another "free" in the hook is not.
+    assert offer_word_problems(line(shipping, "Sneak a free item from the box"), shipping, SHOP)
     assert not offer_word_problems(line(CANDLE, "A deal worth lighting up"), CANDLE, SHOP)
     repair = Brief(product="Bike Repair Kit", channel="push")
     assert not offer_word_problems(line(repair, "Repair a flat in minutes"), repair, SHOP)

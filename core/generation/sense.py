@@ -55,7 +55,9 @@ _OFFER_PHRASES = re.compile(r"\b(?:buy one|half[ -]price|on us|no cost|money bac
 _ALLOWED_BY_OFFER = {
     "percent": {"sale", "save", "saving", "savings", "deal", "deals", "discount", "discounted", "bargain"},
     "amount": {"sale", "save", "saving", "savings", "deal", "deals", "discount", "discounted", "bargain"},
-    "free_shipping": {"free", "save", "deal"},
+    # Not "free": the fact phrase "free shipping" is removed before the check, so a "free" left in the
+    # model's words promises something else ("sneak a free item from the box", blind read run 3).
+    "free_shipping": {"save", "deal"},
     "gift": {"free", "gift", "gifts", "bonus"},
     "none": set(),
 }

@@ -68,11 +68,11 @@ def _states_offer_and_product(text: str, brief) -> bool:
 
 def run_model(design: str, args, briefs, models: dict) -> dict:
     from core.config import AppConfig
+    from core.errors import GenerationError
     from core.generation.generate import check_language, generate_copy
     from core.generation.model import load_language_model
     from core.generation.sense import CopyContext
     from core.generation.settings import default_settings
-    from core.errors import GenerationError
 
     key, _, temperature = design.partition("@")
     start = time.perf_counter()
@@ -191,7 +191,7 @@ def main() -> None:
     write_files(out, results, briefs, args.seed)
     summary = {m: summarize(m, r) for m, r in results.items()}
     print(f"{'model':36} {'briefs':>6} {'pass':>5} {'s/brief':>8} {'en s':>6} {'zh s':>6} {'8 kept':>6} {'exact':>6}")
-    for m, s in summary.items():
+    for s in summary.values():
         lang = s["s_per_brief_by_language"]
         print(f"{s['model']:36} {s['briefs']:6d} {s['pass_rate']:5.0%} {s['s_per_brief']:8.2f} "
               f"{lang.get('en', float('nan')):6.2f} {lang.get('zh', float('nan')):6.2f} {s['briefs_with_8']:6d} "

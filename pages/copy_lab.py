@@ -12,8 +12,16 @@ from core.generation.generate import catalog_words, run_generation
 from core.generation.guardrails import check_copy
 from core.generation.sense import CopyContext
 from core.generation.settings import HELP, default_settings
-from core.generation.view import (SAMPLING_CONTROLS, brief_from_form, channel_preview, escape_markdown, language_choices,
-                                  model_choices, product_choices, sample_first_name)
+from core.generation.view import (
+    SAMPLING_CONTROLS,
+    brief_from_form,
+    channel_preview,
+    escape_markdown,
+    language_choices,
+    model_choices,
+    product_choices,
+    sample_first_name,
+)
 from core.generation.working_set import add_to_working_set, list_working_set, remove_from_working_set
 from pages.common import SEGMENT_KEY, current_segment_label, get_config, get_language_model, get_store, show_error
 

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from core.generation.brand import DEFAULT_VOICE, BrandVoice, get_brand_voice, list_brand_voices, save_brand_voice
 from core.errors import NotFoundError, ValidationError
+from core.generation.brand import DEFAULT_VOICE, BrandVoice, get_brand_voice, list_brand_voices, save_brand_voice
 from core.generation.brief import Brief
 from core.generation.settings import CHANNEL_DEFAULTS, GenerationSettings, default_settings
 

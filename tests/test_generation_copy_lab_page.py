@@ -8,8 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.errors import ModelUnavailable
-from core.store import Store
 from core.generation.working_set import list_working_set
+from core.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,11 +17,17 @@ import pytest
 from core.config import AppConfig
 from core.errors import GenerationError, IntegrityError, ModelUnavailable
 from core.generation.brief import Brief
-from core.generation.generate import generate_copy, run_generation
 from core.generation.decode import PrefixCache, measure_runtime
+from core.generation.generate import generate_copy, run_generation
 from core.generation.hooks import build_hook_prompt, render_hook_prompt
 from core.generation.model import (
-    LanguageModel, ModelSource, default_gguf, load_language_model, resolve_source, verify_manifest, write_manifest,
+    LanguageModel,
+    ModelSource,
+    default_gguf,
+    load_language_model,
+    resolve_source,
+    verify_manifest,
+    write_manifest,
 )
 from core.generation.sense import CopyContext
 from core.generation.settings import GenerationSettings

@@ -9,7 +9,12 @@ import pytest
 from core.errors import NotFoundError, ValidationError
 from core.generation.brief import Brief
 from core.generation.settings import GenerationSettings
-from core.generation.working_set import add_to_working_set, list_working_set, remove_from_working_set, update_variant_text
+from core.generation.working_set import (
+    add_to_working_set,
+    list_working_set,
+    remove_from_working_set,
+    update_variant_text,
+)
 
 BRIEF = Brief(product="Trail Running Shoes", channel="push", offer_type="percent", offer_value=20,
               promo_code="RUN20", product_id="p1", category="Sports & Outdoors")

@@ -12,7 +12,12 @@ from core.generation.brief import Brief
 from core.generation.guardrails import check_copy
 from core.generation.layouts import assemble
 from core.generation.sense import (
-    CopyContext, contradiction_problems, offer_word_problems, repetition_problems, sense_problems, spelling_problems,
+    CopyContext,
+    contradiction_problems,
+    offer_word_problems,
+    repetition_problems,
+    sense_problems,
+    spelling_problems,
     unknown_name_problems,
 )
 

@@ -15,9 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-from core.generation.brand import get_brand_voice
 from core.config import load_config
 from core.errors import CopyLiftError, NotFoundError, ValidationError
+from core.generation.brand import get_brand_voice
 from core.generation.brief import Brief
 from core.generation.generate import run_generation
 from core.generation.model import PRECISIONS, load_language_model

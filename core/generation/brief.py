@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.generation.brand import DEFAULT_VOICE, BrandVoice
 from core.channels import CHANNEL_LIMITS
 from core.errors import ValidationError
+from core.generation.brand import DEFAULT_VOICE, BrandVoice
 from core.generation.facts import channel_limit
 
 OFFER_TYPES = ("percent", "amount", "free_shipping", "gift", "none")
@@ -150,7 +150,7 @@ class Brief:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "Brief":
+    def from_dict(cls, raw: dict) -> Brief:
         if not isinstance(raw, dict):
             raise ValidationError("a brief must be a JSON object with at least 'product' and 'channel'")
         unknown = sorted(set(raw) - set(cls.__dataclass_fields__))

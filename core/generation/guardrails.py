@@ -116,7 +116,7 @@ class GuardrailReport:
     def passed(self) -> bool:
         return self.clean or bool(self.override_reason)
 
-    def override(self, reason: str) -> "GuardrailReport":
+    def override(self, reason: str) -> GuardrailReport:
         reason = " ".join(str(reason or "").split())
         if len(reason) < 5:
             raise ValidationError("an override needs a reason of at least 5 characters, e.g. 'legal approved the claim'")
@@ -129,7 +129,7 @@ class GuardrailReport:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "GuardrailReport":
+    def from_dict(cls, raw: dict) -> GuardrailReport:
         checks = tuple(Check(c["name"], bool(c["passed"]), c.get("message", "")) for c in raw.get("checks", []))
         return cls(checks=checks, override_reason=raw.get("override_reason"))
 

@@ -15,7 +15,6 @@ a lock, so sessions sharing the cached instance take turns.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re

@@ -64,7 +64,7 @@ class GenerationSettings:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def for_regeneration(self, n: int) -> "GenerationSettings":
+    def for_regeneration(self, n: int) -> GenerationSettings:
         """Settings for the ``n``-th "regenerate this one": one variant, a seed no earlier run used.
 
         The step is far larger than the round offsets of one run (``generate.ROUND_SEED_STEP`` per

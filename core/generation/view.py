@@ -15,10 +15,9 @@ import pandas as pd
 from core.generation.brand import DEFAULT_VOICE, BrandVoice
 from core.generation.brief import LANGUAGES, Brief
 from core.generation.facts import WRITABLE_LANGUAGES
-from core.generation.sources import BUNDLED, DEFAULT_MODEL
 from core.generation.guardrails import render_preview
+from core.generation.sources import BUNDLED, DEFAULT_MODEL
 from core.store import Store
-
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 SAMPLE_FIRST_NAME = "Sam"

@@ -22,7 +22,6 @@ from core.generation.sense import CopyContext
 from core.generation.settings import GenerationSettings
 from core.store import Store
 
-
 ORIGINS = ("generated", "manual")
 
 

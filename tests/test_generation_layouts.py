@@ -129,3 +129,13 @@ def test_every_channel_and_language_has_layouts():
     for layouts in LAYOUTS.values():
         assert len(layouts) >= 2
         assert all(re.search(r"\{[Ff]acts\}", la.template) for la in layouts)
+
+
+def test_only_brand_like_catalog_words_keep_their_capital():
+    from core.generation.layouts import proper_names
+
+    names = proper_names({"A", "Trail", "Soft", "Vantora", "GORE-TEX", "Larkmoor"})
+    assert names == {"Vantora", "GORE-TEX", "Larkmoor"}
+    b = Brief(product="Trail running shoes", channel="email_subject", offer_type="percent", offer_value=20)
+    assert assemble(b, "A great trail shoe", 1, keep=names).text == "20% off Trail running shoes: a great trail shoe"
+    assert assemble(b, "Vantora grip on every trail", 1, keep=names).text.endswith(": Vantora grip on every trail")

@@ -21,7 +21,7 @@ from core.generation.brief import LANGUAGES, Brief
 from core.generation.facts import WRITABLE_LANGUAGES
 from core.generation.guardrails import Check, GuardrailReport, check_copy, is_near_duplicate
 from core.generation.hooks import HookPrompt, build_hook_prompt, clean_hook, hook_problems, render_hook_prompt
-from core.generation.layouts import assemble
+from core.generation.layouts import assemble, proper_names
 from core.generation.sense import CopyContext
 from core.generation.settings import GenerationSettings
 from core.store import Store
@@ -103,13 +103,14 @@ def check_language(lm, brief: Brief) -> None:
                               f"{' or '.join(LANGUAGES[x] for x in lm.languages)}, or pick another model.")
 
 
-def _candidate(raw: str, finished: bool, brief: Brief, index: int, seed: int, ctx: CopyContext) -> Variant:
+def _candidate(raw: str, finished: bool, brief: Brief, index: int, seed: int, ctx: CopyContext,
+               names: frozenset[str] = frozenset()) -> Variant:
     """One sampled hook turned into a checked variant (its report says why when it cannot be used)."""
     hook = clean_hook(raw)
     problems = hook_problems(hook, brief.language) if finished else ["the hook ran past its token limit"]
     if problems:
         return Variant(hook, GuardrailReport((Check("hook", False, "; ".join(problems)),)), seed, raw, hook=hook)
-    built = assemble(brief, hook, index, ctx.shop_name, ctx.catalog_words)
+    built = assemble(brief, hook, index, ctx.shop_name, names)
     if built is None:
         report = GuardrailReport((Check("length", False, f"no layout fits the {brief.limit}-character limit"),))
         return Variant(hook, report, seed, raw, hook=hook)
@@ -134,6 +135,7 @@ def generate_copy(
     check_language(lm, brief)
     ctx = context or CopyContext()
     start = time.perf_counter()
+    names = proper_names(ctx.catalog_words | {ctx.shop_name})
     prompt = build_hook_prompt(brief)
     prompt_text = render_hook_prompt(lm, prompt)
     tokens = min(settings.max_new_tokens, HOOK_TOKENS[prompt.language])
@@ -156,7 +158,7 @@ def generate_copy(
         rounds += 1
         generated += len(samples)
         for raw, finished in samples:
-            variant = _candidate(raw, finished, brief, len(kept), seed, ctx)
+            variant = _candidate(raw, finished, brief, len(kept), seed, ctx, names)
             if not variant.report.clean:
                 failures.update({c.name for c in variant.report.failures})
                 rejected.append(variant)

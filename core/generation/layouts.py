@@ -100,6 +100,18 @@ def normalize_hook(hook: str, keep: frozenset[str] = frozenset()) -> str:
     return " ".join(words)
 
 
+def proper_names(words) -> frozenset[str]:
+    """The words that stay capitalized mid-sentence: all-caps ones and those the dictionary does not know.
+
+    Catalog titles are in Title Case, so "A", "Trail" or "Soft" appear in them; only brand-like words
+    (Kestrel, GORE-TEX) keep their capital when a hook starts lower-case after a name or a colon.
+    """
+    from core.generation.sense import english_words
+
+    known = english_words()
+    return frozenset(w for w in words if (len(w) > 1 and w.isupper()) or (w[:1].isupper() and w.lower() not in known))
+
+
 def _proper_words(product: str) -> frozenset[str]:
     """Words of the product name that stay capitalized mid-sentence: brand-like, not dictionary words."""
     from core.generation.sense import is_dictionary_word

@@ -6,24 +6,22 @@ import streamlit as st
 
 from core.channels import CHANNEL_NAMES
 from core.errors import CopyLiftError
-from core.generation.brand import BrandVoice, list_brand_voices, save_brand_voice
+from core.generation.brand import list_brand_voices
 from core.generation.brief import LANGUAGES, OFFER_NAMES, OFFER_TYPES, TONES
 from core.generation.generate import catalog_words, run_generation
-from core.generation.guardrails import check_copy
 from core.generation.sense import CopyContext
 from core.generation.settings import HELP, default_settings
 from core.generation.view import (
     SAMPLING_CONTROLS,
     brief_from_form,
-    channel_preview,
     escape_markdown,
     language_choices,
     model_choices,
     product_choices,
     sample_first_name,
 )
-from core.generation.working_set import add_to_working_set, list_working_set, remove_from_working_set
 from pages.common import SEGMENT_KEY, current_segment_label, get_config, get_language_model, get_store, show_error
+from pages.copy_widgets import brand_voice_form, variant_card, working_set_section
 
 st.title("Copy Lab")
 st.caption(f"Writing for **{escape_markdown(current_segment_label())}**: a local model writes the hook, "
@@ -97,60 +95,16 @@ if state := st.session_state.get("copy.result"):
     for note in result.notes:
         st.warning(note)
     for i, text in enumerate(state["texts"]):
-        with st.container(border=True):
-            view = channel_preview(text, brief, first_name, shop)
-            st.caption(view.caption)
-            if view.kind == "banner":
-                st.subheader(escape_markdown(view.main), anchor=False)
-                st.button(view.cta or "…", key=f"copy.cta.{i}", disabled=True)
-            else:
-                st.markdown(f"**{escape_markdown(view.sender)}**  \n{escape_markdown(view.main)}")
-            edited = st.text_input("Edit", text, key=f"copy.edit.{i}.{state['regens']}", label_visibility="collapsed")
-            report = check_copy(edited, brief, context=ctx) if edited != text else state["reports"][i]
-            st.markdown(" ".join(f":{'green' if c.passed else 'red'}-badge[{c.label}]" for c in report.checks))
-            for c in report.failures:
-                st.caption(f"✗ {escape_markdown(c.message)}")
-            reason = "" if report.clean else st.text_input("Override reason", key=f"copy.reason.{i}")
-            b1, b2 = st.columns(2)
-            if b1.button("Add to working set", key=f"copy.add.{i}"):
-                try:
-                    add_to_working_set(store, edited, brief, settings=result.settings, model_name=result.model_name,
-                                       seed=result.settings.seed, guardrail_report=report,
-                                       origin="generated" if edited == text else "manual", override_reason=reason or None)
-                    st.toast("Added to the working set")
-                except CopyLiftError as err:
-                    show_error(err)
-            if b2.button("Regenerate this one", key=f"copy.regen.{i}"):
-                state["regens"] += 1
-                new = generate(brief, result.settings.for_regeneration(state["regens"]), "Writing a new variant…")
-                if new is not None and new.variants:
-                    state["texts"][i], state["reports"][i] = new.variants[0].text, new.variants[0].report
-                    st.rerun()
+        if variant_card(i, text, state, store, shop, ctx, first_name):
+            new = generate(result.brief, result.settings.for_regeneration(state["regens"]), "Writing a new variant…")
+            if new is not None and new.variants:
+                state["texts"][i], state["reports"][i] = new.variants[0].text, new.variants[0].report
+                st.rerun()
     with st.expander("The exact prompt the model read (it writes the hook after the last line)"):
         st.code(result.prompt_text, language=None, wrap_lines=True)
     with st.expander(f"Rejected variants ({len(result.rejected)})"):
         for v in result.rejected:
             st.text(f"{v.text or '(empty)'}  →  {'; '.join(c.message for c in v.report.failures)}")
 
-st.subheader("Working set")
-if (ws := list_working_set(store)).empty:
-    st.info("Nothing in the working set yet: add variants above.")
-else:
-    st.dataframe(ws[["variant_id", "channel", "copy_text", "origin", "override_reason", "created_at"]], hide_index=True)
-    gone = st.selectbox("Remove a variant", ws["variant_id"], key="copy.remove_pick")
-    if st.button("Remove", key="copy.remove"):
-        remove_from_working_set(store, gone)
-        st.rerun()
-
-with st.expander("Brand voices"), st.form("copy.voice_form"):
-    name, do = st.text_input("Name", key="copy.voice_name"), st.text_area("Do say (one per line)", key="copy.voice_do")
-    dont, banned = st.text_area("Don't say (one per line)", key="copy.voice_dont"), st.text_area("Banned words (one per line)", key="copy.voice_banned")
-    emoji = st.checkbox("Emoji allowed", True, key="copy.voice_emoji")
-    if st.form_submit_button("Save brand voice"):
-        try:
-            saved = BrandVoice(name=name, do_say=do, dont_say=dont, banned_words=banned, emoji_allowed=emoji)
-            save_brand_voice(store, saved)
-            st.session_state["copy.voice_saved"] = saved.name
-            st.rerun()
-        except CopyLiftError as err:
-            show_error(err)
+working_set_section(store)
+brand_voice_form(store)

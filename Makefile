@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: setup run serve test test-e2e test-fast lint browser db clean bench
+.PHONY: setup run serve test test-e2e test-fast lint browser db clean bench bench-peer copy-eval
 
 setup: $(STAMP)
 
@@ -62,3 +62,13 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) data/*.duckdb data/*.duckdb.wal
+
+# The llama.cpp peer row of benchmarks/bench_generate.py: llama-cpp-python builds from source
+# (several minutes on 2 cores). Only this target installs it; `make test` never needs it.
+bench-peer: setup
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install --quiet llama-cpp-python==0.3.36 diskcache==5.6.3
+	$(PY) benchmarks/bench_generate.py --data-dir data
+
+# The copy evaluation (README, "Copy quality"): 24 briefs x both bundled models, blind file to rate.
+copy-eval: setup
+	$(PY) benchmarks/copy_eval.py --out data/copy_eval

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         with Store(template) as store:
             load_sample(store)
         cfg = load_config(env={"COPYLIFT_DATA_DIR": str(work / "model")})
-        ensure_converted(cfg, resolve_source(None))
+        ensure_converted(cfg, resolve_source(cfg.model, cfg.model_cache_dir))
 
         single = phase("1-user", template, cfg.model_cache_dir, [["generate"], ["import"], ["retrain"]],
                        opts, work)

@@ -31,6 +31,9 @@ class AppConfig:
     # Import torch + transformers in the background when the app starts, so the first
     # "Generate" pays only for the model itself (COPYLIFT_WARM_MODEL_RUNTIME=0 turns it off).
     warm_model_runtime: bool = True
+    # The shop's name: the SMS sender prefix and the sender in the Copy Lab's previews
+    # (COPYLIFT_SHOP_NAME / secrets shop_name); empty = no prefix, previews say "Your shop".
+    shop_name: str = ""
 
     @property
     def model_cache_dir(self) -> Path:
@@ -68,5 +71,6 @@ def load_config(root: Path = ROOT, env: dict[str, str] | None = None) -> AppConf
     except (TypeError, ValueError) as err:
         raise ConfigError(f"upload limit must be a whole number of megabytes, got {limit!r}") from err
     warm = str(env.get("COPYLIFT_WARM_MODEL_RUNTIME") or secrets.get("warm_model_runtime", "1")).strip().lower()
+    shop = " ".join(str(env.get("COPYLIFT_SHOP_NAME") or secrets.get("shop_name") or "").split())[:40]
     return AppConfig(data_dir=data_dir, db_path=str(db_path), model=model, upload_limit_mb=limit_mb,
-                     warm_model_runtime=warm not in ("0", "false", "no", "off"))
+                     warm_model_runtime=warm not in ("0", "false", "no", "off"), shop_name=shop)

@@ -60,15 +60,17 @@ def start_model_runtime_warmup() -> threading.Thread | None:
     return thread
 
 
-@st.cache_resource(show_spinner="Loading the language model (the first start converts it once, ~30 s)…")
-def get_language_model():
-    """The process-wide local language model; raises ``ModelUnavailable`` with a fix when it cannot load.
+@st.cache_resource(show_spinner="Loading the language model (the first start converts it once, ~30-90 s)…",
+                   max_entries=2)
+def get_language_model(model: str | None = None):
+    """The process-wide local language model (``model``: a bundled key; None = configured/default).
 
-    ``LanguageModel`` serializes generation with its own lock, so sessions take turns.
+    Raises ``ModelUnavailable`` with a fix when it cannot load. ``LanguageModel`` serializes
+    generation with its own lock, so sessions take turns.
     """
     from core.generation.model import load_language_model
 
-    return load_language_model(get_config())
+    return load_language_model(get_config(), model=model)
 
 
 @st.cache_resource(show_spinner="Loading the predictor…", max_entries=4)

@@ -6,8 +6,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.errors import ModelUnavailable
-from core.store import Store
 from core.generation.working_set import list_working_set
+from core.store import Store
 
 class FakeModel:
     """Stands in for LanguageModel: same interface, scripted lines, no weights."""
@@ -15,6 +15,7 @@ class FakeModel:
     name = "fake-lm"
     label = "fake-lm (fp32, cpu)"
     languages = ("en",)
+    kind = "base"
 
     def __init__(self, lines):
         self.lines = list(lines)
@@ -22,19 +23,23 @@ class FakeModel:
     def render(self, messages):
         return "\n".join(f"<{m['role']}> {m['content']}" for m in messages)
 
+    def completion(self, text):
+        return "<bos>" + text
+
     def sample(self, prompt_text, n, **kw):
         return [(self.lines[i % len(self.lines)], True) for i in range(n)]
 
 
-LINES = ["{first_name}, 20% off {product} starts now", "Your next run: 20% off with code RUN20",
-         "15% off everything", "Click www.evil.example for 20% off"]
+LINES = ["Light steps on every trail", "Grip that holds on", "15% off everything", "Click www.evil.example now"]
+KEPT = ["Light steps on every trail. 20% off Trail *Running* Shoes with code RUN20. Shop now",
+        "20% off Trail *Running* Shoes with code RUN20! Grip that holds on. Take a look"]
 
 
 @pytest.fixture
 def page(sample_app_env, open_page, monkeypatch):
     import pages.common
 
-    monkeypatch.setattr(pages.common, "get_language_model", lambda: FakeModel(LINES))
+    monkeypatch.setattr(pages.common, "get_language_model", lambda model=None: FakeModel(LINES))
     return open_page("pages/copy_lab.py", timeout=90)
 
 
@@ -50,18 +55,47 @@ def _generate(at: AppTest, product: str) -> None:
 
 def test_generate_review_and_keep_a_variant(page, sample_app_env):
     at = page
-    _generate(at, "Trail <b>Running</b> Shoes")
+    at.radio(key="copy.channel").set_value("push").run()
+    _generate(at, "Trail *Running* Shoes")
     state = at.session_state["copy.result"]
-    assert state["texts"] == LINES[:2]
+    assert state["texts"] == KEPT  # the hooks, with the brief's facts written by CopyLift
     shown = " ".join(m.value for m in at.markdown)
-    assert "\\<b\\>" in shown and "<b>Running" not in shown  # model and user text rendered literally
+    assert "\\*Running\\*" in shown and " *Running* " not in shown  # model and user text rendered literally
     assert any("The exact prompt" in e.label for e in at.expander)
-    assert any("Trail <b>Running</b> Shoes" in c.value for c in at.code)
+    assert any(c.value.startswith("<bos>") and "Trail *Running* Shoes" in c.value for c in at.code)
+    assert "Your shop" in shown  # no shop configured: the previews never borrow the sample shop's name
     at.button(key="copy.add.1").click().run()
     assert not at.exception, at.exception
     with Store(sample_app_env / "data" / "copylift.duckdb") as store:
         ws = list_working_set(store)
-    assert ws["copy_text"].tolist() == [LINES[1]] and ws["model_name"].tolist() == ["fake-lm"]
+    assert ws["copy_text"].tolist() == [KEPT[1]] and ws["model_name"].tolist() == ["fake-lm"]
+
+
+def test_chinese_is_offered_only_for_a_model_that_writes_it(page):
+    at = page
+    assert at.selectbox(key="copy.model").value == "gemma3"
+    assert at.selectbox(key="copy.language.gemma3").options == ["English", "Chinese (简体中文)"]
+    at.selectbox(key="copy.model").set_value("smollm2").run()
+    assert at.selectbox(key="copy.language.smollm2").options == ["English"]
+
+
+def test_regenerate_replaces_one_variant_with_a_new_seed(page, monkeypatch):
+    import pages.common
+
+    at = page
+    _generate(at, "Trail Running Shoes")
+    seeds = []
+
+    class Recording(FakeModel):
+        def sample(self, prompt_text, n, **kw):
+            seeds.append(kw["seed"])
+            return [("Fresh legs every morning", True)] * n
+
+    monkeypatch.setattr(pages.common, "get_language_model", lambda model=None: Recording(LINES))
+    at.button(key="copy.regen.0").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["copy.result"]["texts"][0].startswith("Fresh legs every morning")
+    assert seeds and seeds[0] == 42 + 1_000_003
 
 
 def test_edit_that_breaks_the_offer_needs_a_reason(page):
@@ -81,7 +115,7 @@ def test_edit_that_breaks_the_offer_needs_a_reason(page):
 def test_missing_model_shows_a_message_not_a_traceback(sample_app_env, open_page, monkeypatch):
     import pages.common
 
-    def broken():
+    def broken(model=None):
         raise ModelUnavailable("The default language model is not installed. Run `make setup`.")
 
     monkeypatch.setattr(pages.common, "get_language_model", broken)

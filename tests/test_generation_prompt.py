@@ -7,7 +7,13 @@ import pandas as pd
 from core.generation.brand import BrandVoice
 from core.generation.brief import Brief
 from core.generation.prompt import (
-    SYSTEM, best_past_copy, brief_text, build_prompt, describe_segment, house_examples, prepare_prompt,
+    SYSTEM,
+    best_past_copy,
+    brief_text,
+    build_prompt,
+    describe_segment,
+    house_examples,
+    prepare_prompt,
 )
 
 BRIEF = Brief(product="Trail Running Shoes", channel="email_subject", offer_type="percent", offer_value=20,

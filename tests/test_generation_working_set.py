@@ -9,7 +9,12 @@ import pytest
 from core.errors import NotFoundError, ValidationError
 from core.generation.brief import Brief
 from core.generation.settings import GenerationSettings
-from core.generation.working_set import add_to_working_set, list_working_set, remove_from_working_set, update_variant_text
+from core.generation.working_set import (
+    add_to_working_set,
+    list_working_set,
+    remove_from_working_set,
+    update_variant_text,
+)
 
 BRIEF = Brief(product="Trail Running Shoes", channel="push", offer_type="percent", offer_value=20,
               promo_code="RUN20", product_id="p1", category="Sports & Outdoors")
@@ -47,3 +52,16 @@ def test_failing_copy_needs_a_reason(store):
         add_to_working_set(store, "   ", BRIEF)
     vid = add_to_working_set(store, "Use SAVE50 today", BRIEF, origin="manual", override_reason="partner code, approved")
     assert list_working_set(store).set_index("variant_id").loc[vid, "origin"] == "manual"
+
+
+def test_edits_are_checked_with_the_shop_and_catalog_context(store):
+    from core.generation.sense import CopyContext
+
+    brief = Brief(product="Wireless Earbuds", channel="sms", offer_type="amount", offer_value=15, promo_code="EAR15")
+    text = "Larkmoor: Kestrel sound! $15 off Wireless Earbuds with code EAR15. Shop now. Reply STOP to opt out"
+    vid = add_to_working_set(store, text, brief, context=CopyContext(shop_name="Larkmoor", catalog_words=frozenset({"Kestrel"})))
+    with pytest.raises(ValidationError, match="Spelling|Known"):
+        update_variant_text(store, vid, text + " ")  # without the context the shop's name is an unknown word
+    report = update_variant_text(store, vid, text, context=CopyContext(shop_name="Larkmoor",
+                                                                       catalog_words=frozenset({"Kestrel"})))
+    assert report.clean

@@ -259,9 +259,7 @@ def decidable_record(store: Store, strategy_id: str) -> StrategyRecord:
 
 
 def default_members(store: Store) -> MembersOf:
-    from core.strategy.inputs import segment_members_of
-
-    return lambda ref: segment_members_of(store, ref)["user_id"].astype(str).tolist()
+    return lambda ref: ref.members(store)["user_id"].astype(str).tolist()
 
 
 def load_live(store: Store, record: StrategyRecord, members_of: MembersOf | None = None) -> LiveStrategy:

@@ -1,7 +1,7 @@
 """Command line: generate copy variants for a brief file, as JSON on stdout.
 
     python -m core.generation --brief BRIEF.json [--segment NAME] [--db PATH]
-        [--n 8] [--temperature T] [--top-p P] [--seed S] [--precision auto]
+        [--n 8] [--temperature T] [--top-p P] [--seed S] [--precision auto] [--model gemma3|smollm2]
 
 The brief file is a JSON object with the fields of ``Brief`` (``brand_voice``
 may name a saved profile). Same code path as the Copy Lab page. Errors are
@@ -15,9 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-from core.generation.brand import get_brand_voice
 from core.config import load_config
 from core.errors import CopyLiftError, NotFoundError, ValidationError
+from core.generation.brand import get_brand_voice
 from core.generation.brief import Brief
 from core.generation.generate import run_generation
 from core.generation.model import PRECISIONS, load_language_model
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-p", type=float, dest="top_p")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--model", help="bundled model (gemma3, smollm2), .gguf file or folder (default: configured)")
     args = parser.parse_args(argv)
     cfg = load_config()
     try:
@@ -65,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             settings = default_settings(brief.channel, n_variants=args.n, temperature=args.temperature,
                                         top_p=args.top_p, seed=args.seed)
             ref = _segment_ref(store, args.segment)
-            lm = load_language_model(cfg, precision=args.precision,
+            lm = load_language_model(cfg, precision=args.precision, model=args.model,
                                      progress=lambda f, m: print(m, file=sys.stderr))
-            result = run_generation(store, lm, brief, settings, ref)
+            result = run_generation(store, lm, brief, settings, ref, shop_name=cfg.shop_name)
     except CopyLiftError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -51,7 +51,7 @@ class BrandVoice:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "BrandVoice":
+    def from_dict(cls, raw: dict) -> BrandVoice:
         known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
         return cls(**known)
 

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.generation.brand import DEFAULT_VOICE, BrandVoice
 from core.channels import CHANNEL_LIMITS
 from core.errors import ValidationError
+from core.generation.brand import DEFAULT_VOICE, BrandVoice
+from core.generation.facts import channel_limit
 
 OFFER_TYPES = ("percent", "amount", "free_shipping", "gift", "none")
 OFFER_NAMES = {
@@ -24,8 +25,14 @@ OFFER_NAMES = {
     "none": "No offer",
 }
 TONES = ("friendly", "urgent", "premium", "playful", "informative")
-LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian"}
+# Copy is written in English and Chinese (core.generation.facts.WRITABLE_LANGUAGES); the others stay
+# readable in saved briefs, and generation says plainly that it has no layouts for them.
+LANGUAGES = {"en": "English", "zh": "Chinese (简体中文)", "fr": "French", "de": "German", "es": "Spanish",
+             "it": "Italian"}
 CODE_RE = re.compile(r"^[A-Z0-9]{3,15}$")
+# A product name is written into every variant as it is: an offer inside it would bypass the offer fields.
+_OFFER_IN_NAME = re.compile(r"\d\s*%|[$€£¥￥]\s*\d|\d\s*(?:元|折)|\b(?:percent|free shipping)\b|\d+\s*off\b|满\d|立减|包邮",
+                            re.I)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class Brief:
     price: float | None = None
     details: str = ""
     currency: str = "$"
+    min_spend: float | None = None  # an amount off above a minimum order ("$50 off orders over $300", 满300减50)
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -60,6 +68,8 @@ class Brief:
             problems.append("product: pick a product or type its name")
         elif len(product) > 120:
             problems.append("product: keep the name under 120 characters")
+        elif _OFFER_IN_NAME.search(product):
+            problems.append("product: the name contains an offer; put the offer in the offer fields")
         object.__setattr__(self, "product", product)
         if self.channel not in CHANNEL_LIMITS:
             problems.append(f"channel: {self.channel!r} is not one of {', '.join(CHANNEL_LIMITS)}")
@@ -80,6 +90,14 @@ class Brief:
         else:
             value = None
         object.__setattr__(self, "offer_value", value)
+        minimum = self.min_spend
+        if minimum not in (None, 0):
+            minimum = float(minimum)
+            if self.offer_type != "amount":
+                problems.append("minimum spend: only an amount-off offer takes a minimum order")
+            elif value is not None and not value < minimum <= 100_000:
+                problems.append(f"minimum spend: {minimum:g} must be above the amount off ({value:g})")
+        object.__setattr__(self, "min_spend", minimum or None)
         code = (self.promo_code or "").strip().upper() or None
         if code and not CODE_RE.match(code):
             problems.append(f"promo code: {code!r} must be 3-15 letters or digits, no spaces")
@@ -107,13 +125,16 @@ class Brief:
 
     @property
     def limit(self) -> int:
-        return CHANNEL_LIMITS[self.channel]
+        """The channel's limit in characters for this brief's language (Chinese limits are shorter)."""
+        return channel_limit(self.channel, self.language)
 
     def offer_phrase(self) -> str:
         """The offer in plain words, e.g. '20% off' or '$10 off'."""
         v = self.offer_value
         if self.offer_type == "percent":
             return f"{v:g}% off"
+        if self.offer_type == "amount" and self.min_spend:
+            return f"{self.currency}{v:g} off orders over {self.currency}{self.min_spend:g}"
         if self.offer_type == "amount":
             return f"{self.currency}{v:g} off"
         return {"free_shipping": "free shipping", "gift": "a free gift with every order"}.get(self.offer_type, "")
@@ -125,11 +146,11 @@ class Brief:
             "end_date": self.end_date.isoformat() if self.end_date else None, "tone": self.tone,
             "brand_voice": self.brand_voice.to_dict(), "language": self.language,
             "product_id": self.product_id, "category": self.category, "price": self.price,
-            "details": self.details, "currency": self.currency,
+            "details": self.details, "currency": self.currency, "min_spend": self.min_spend,
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "Brief":
+    def from_dict(cls, raw: dict) -> Brief:
         if not isinstance(raw, dict):
             raise ValidationError("a brief must be a JSON object with at least 'product' and 'channel'")
         unknown = sorted(set(raw) - set(cls.__dataclass_fields__))

@@ -20,6 +20,8 @@ from difflib import SequenceMatcher
 
 from core.errors import ValidationError
 from core.generation.brief import Brief
+from core.generation.facts import allowed_numbers
+from core.generation.sense import SENSE_CHECKS, CopyContext, sense_problems
 
 ALLOWED_PLACEHOLDERS = ("{first_name}", "{product}")
 MIN_CHARS = 12
@@ -42,6 +44,8 @@ CHECK_NAMES = {
     "dont_say": "No don't-say phrases",
     "emoji": "Emoji rule",
     "personal_data": "No personal data",
+    "hook": "Usable hook",
+    **SENSE_CHECKS,
 }
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -112,7 +116,7 @@ class GuardrailReport:
     def passed(self) -> bool:
         return self.clean or bool(self.override_reason)
 
-    def override(self, reason: str) -> "GuardrailReport":
+    def override(self, reason: str) -> GuardrailReport:
         reason = " ".join(str(reason or "").split())
         if len(reason) < 5:
             raise ValidationError("an override needs a reason of at least 5 characters, e.g. 'legal approved the claim'")
@@ -125,7 +129,7 @@ class GuardrailReport:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "GuardrailReport":
+    def from_dict(cls, raw: dict) -> GuardrailReport:
         checks = tuple(Check(c["name"], bool(c["passed"]), c.get("message", "")) for c in raw.get("checks", []))
         return cls(checks=checks, override_reason=raw.get("override_reason"))
 
@@ -168,6 +172,9 @@ def _offer_problems(text: str, brief: Brief) -> list[str]:
     problems: list[str] = []
     work = text.replace("{product}", " ").replace("{first_name}", " ")
     work = work.replace(brief.product, " ")
+    if brief.promo_code:
+        # The brief's own code is a fact; Chinese text has no word boundary around it ("输入RUN20").
+        work = re.sub(re.escape(brief.promo_code), " ", work, flags=re.I)
     codes = {m.group(1) for m in _CODE_AFTER.finditer(work) if re.search(r"[A-Z0-9]", m.group(1)) and
              not m.group(1).islower()}
     codes |= set(_CODE_USE.findall(work)) | set(_CODE_LIKE.findall(work))
@@ -179,7 +186,7 @@ def _offer_problems(text: str, brief: Brief) -> list[str]:
     for code in codes:
         work = re.sub(rf"\b{re.escape(code)}\b", " ", work)
     # Numbers inside the product name ("SPF 50 Sunscreen") are the product's, not claims.
-    allowed: set[float] = {_num(n) for n in _NUMBER.findall(brief.product)}
+    allowed: set[float] = {_num(n) for n in _NUMBER.findall(brief.product)} | allowed_numbers(brief)
     if brief.offer_value is not None:
         allowed.add(float(brief.offer_value))
     if brief.price is not None:
@@ -275,7 +282,7 @@ def _mentions_brief(text: str, brief: Brief) -> bool:
     """Whether model copy is about this brief: it names the product (a content word of its name,
     or ``{product}``), the product's category, or the offer. Small models drift into unrelated
     lines ("Excel Business Writing Tips!") that pass every other check."""
-    if "{product}" in text:
+    if "{product}" in text or brief.product.lower() in text.lower():
         return True
     words = {_stem(w) for w in re.findall(r"[A-Za-z]+", text)}
     names = re.findall(r"[A-Za-z]+", f"{brief.product} {brief.category or ''}")
@@ -293,6 +300,7 @@ def check_copy(
     known_names: frozenset[str] = frozenset(),
     finished: bool = True,
     from_model: bool = False,
+    context: CopyContext | None = None,
 ) -> GuardrailReport:
     """Run every guardrail on ``text`` for ``brief``.
 
@@ -304,7 +312,11 @@ def check_copy(
         False when the model stopped at its token limit mid-sentence.
     from_model:
         Also check that the text is copy rather than the model talking about the task.
+    context:
+        The shop's name and the catalog's words, which the sense checks allow as names and words.
     """
+    context = context or CopyContext(known_names=known_names)
+    known_names = known_names or context.known_names
     short = len(text.strip()) < MIN_CHARS
     checks: list[Check] = [Check("empty", not short, f"under {MIN_CHARS} characters: not copy yet" if short else "")]
     if from_model:
@@ -333,7 +345,7 @@ def check_copy(
     urls = _URL.findall(text)
     checks.append(Check("url", voice.allow_urls or not urls, "" if voice.allow_urls or not urls else "contains a link"))
     unknown = [p for p in _BRACES.findall(text) if p not in ALLOWED_PLACEHOLDERS] + _BRACKETS.findall(text)
-    brief_words = {w.lower() for w in re.findall(r"[A-Za-z']+", f"{brief.product} {brief.details}")}
+    brief_words = {w.lower() for w in re.findall(r"[A-Za-z']+", f"{brief.product} {brief.details} {context.shop_name}")}
     # "Hi Sarah," in copy sent to thousands is a name the model made up: it should be {first_name}.
     unknown += [f"greeting to '{m.group(1)}'" for m in _GREETING.finditer(text)
                 if m.group(1) and m.group(1).lower() not in brief_words | _NAME_WORDS]
@@ -346,12 +358,15 @@ def check_copy(
     checks.extend(_voice_checks(text, brief))
     personal = _personal_data(text, brief, known_names)
     checks.append(Check("personal_data", not personal, "; ".join(personal)))
+    for name, problems in sense_problems(text, brief, context).items():
+        checks.append(Check(name, not problems, "; ".join(problems)))
     return GuardrailReport(checks=tuple(checks))
 
 
 def _normalized(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
-    return " ".join(re.findall(r"[a-z0-9%$]+", text))
+    # Chinese has no spaces: each character counts as a word.
+    return " ".join(re.findall(r"[a-z0-9%$]+|[\u3400-\u9fff]", text))
 
 
 def is_near_duplicate(a: str, b: str, threshold: float = 0.88) -> bool:

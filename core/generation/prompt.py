@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 import pandas as pd
 
-from core.generation.brand import BrandVoice
 from core.channels import CHANNEL_FORMATS
 from core.errors import CopyLiftError, ValidationError
+from core.generation.brand import BrandVoice
 from core.generation.brief import LANGUAGES, Brief
 from core.segments import EVERYONE, SegmentRef
 from core.store import Store

@@ -18,9 +18,9 @@ from core.channels import check_channel
 from core.errors import NotFoundError, ValidationError
 from core.generation.brief import Brief
 from core.generation.guardrails import GuardrailReport, check_copy
+from core.generation.sense import CopyContext
 from core.generation.settings import GenerationSettings
 from core.store import Store
-
 
 ORIGINS = ("generated", "manual")
 
@@ -45,6 +45,7 @@ def add_to_working_set(
     guardrail_report: GuardrailReport | None = None,
     origin: str = "generated",
     override_reason: str | None = None,
+    context: CopyContext | None = None,
 ) -> str:
     """Save one variant into the working set and return its new ``variant_id``.
 
@@ -57,7 +58,7 @@ def add_to_working_set(
     if origin not in ORIGINS:
         raise ValidationError(f"origin must be one of {', '.join(ORIGINS)}")
     check_channel(brief.channel)
-    report = guardrail_report or check_copy(text, brief)
+    report = guardrail_report or check_copy(text, brief, context=context)
     if override_reason:
         report = report.override(override_reason)
     if not report.passed:
@@ -83,11 +84,15 @@ def _brief_of(store: Store, variant_id: str) -> Brief:
     return Brief.from_dict(json.loads(raw))
 
 
-def update_variant_text(store: Store, variant_id: str, text: str, override_reason: str | None = None) -> GuardrailReport:
-    """Edit a working-set variant; its guardrails are re-run on the new text and saved."""
+def update_variant_text(store: Store, variant_id: str, text: str, override_reason: str | None = None,
+                        context: CopyContext | None = None) -> GuardrailReport:
+    """Edit a working-set variant; its guardrails are re-run on the new text and saved.
+
+    ``context`` (the shop's name, the catalog's words) lets the sense checks accept them as names.
+    """
     brief = _brief_of(store, variant_id)
     text = " ".join(str(text or "").split())
-    report = check_copy(text, brief)
+    report = check_copy(text, brief, context=context)
     if override_reason:
         report = report.override(override_reason)
     if not text or not report.passed:

@@ -74,7 +74,7 @@ def converted_model(tmp_path_factory) -> Path:
 
     data_dir = tmp_path_factory.mktemp("e2e-model") / "data"
     cfg = load_config(env={"COPYLIFT_DATA_DIR": str(data_dir)})
-    ensure_converted(cfg, resolve_source(None))
+    ensure_converted(cfg, resolve_source(cfg.model, cfg.model_cache_dir))
     return cfg.model_cache_dir
 
 

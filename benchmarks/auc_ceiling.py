@@ -34,11 +34,11 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 import core.prediction.model as model_module  # noqa: E402
-from core.sample.evaluate import _subset, history_at_send, split_by_campaign
+from core.ingest.sample import load_sample
 from core.prediction.features import build_training_data, load_variants  # noqa: E402
 from core.prediction.training import TrainingSettings, fit_predictor  # noqa: E402
+from core.sample.evaluate import _subset, history_at_send, split_by_campaign
 from core.sample.truth import ResponseModel, category_slug, copy_frame
-from core.ingest.sample import load_sample
 from core.store import Store  # noqa: E402
 
 

@@ -78,10 +78,8 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
 
 def worker_copylift(csv_path: Path, db: Path) -> dict:
     sys.path.insert(0, str(ROOT))
-    from core.ingest import ImportOptions, run_import
+    from core.ingest import ImportOptions, rejected_csv, run_import
     from core.store import Store
-
-    from core.ingest import rejected_csv
 
     t0 = time.perf_counter()
     with Store(db) as store:

@@ -35,11 +35,17 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from core.prediction.features import build_training_data, load_variants, pair_frame, user_frame, variant_features  # noqa: E402,E501
-from core.prediction.features import with_category_shares  # noqa: E402
+from core.ingest.sample import load_sample
+from core.prediction.features import (  # noqa: E402,E501
+    build_training_data,
+    load_variants,
+    pair_frame,
+    user_frame,
+    variant_features,
+    with_category_shares,  # noqa: E402
+)
 from core.prediction.scoring import predict_variants  # noqa: E402
 from core.prediction.training import FAST_SETTINGS, TrainingSettings, fit_predictor  # noqa: E402
-from core.ingest.sample import load_sample
 from core.store import Store  # noqa: E402
 
 

@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.sample.generate import generate
 from core.ingest.sample import load_sample
+from core.sample.generate import generate
 from core.segments import count_segment, invalidate_features  # noqa: E402
 from core.segments import features as F  # noqa: E402
 from core.segments.builtins import RFM_SPECS  # noqa: E402

@@ -22,8 +22,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.strategy.export import stable_uniform, to_csv_bytes
 from core.strategy.allocation import thompson_allocation
+from core.strategy.export import stable_uniform, to_csv_bytes
 
 
 def timed(fn, repeat: int = 3) -> float:

@@ -18,7 +18,6 @@ from core.channels import CHANNEL_LIMITS
 from core.errors import ValidationError
 from core.migrations import CHANNELS
 
-
 # The shop's categories and the words that count as mentioning each one.
 CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "Electronics": ("electronics", "headphones", "earbuds", "speaker", "charger", "tech", "gadget",

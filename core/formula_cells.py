@@ -21,5 +21,5 @@ def neutralize(value: Any) -> Any:
 def neutralize_sql(column: str) -> str:
     """The same, as a DuckDB expression over ``column`` (one of our own column names)."""
     # list_contains, not IN: an IN list becomes a join over every row.
-    prefixes = ", ".join("chr(%d)" % ord(p) for p in FORMULA_PREFIXES)
+    prefixes = ", ".join(f"chr({ord(p)})" for p in FORMULA_PREFIXES)
     return f"CASE WHEN list_contains([{prefixes}], left({column}, 1)) THEN chr(39) || {column} ELSE {column} END"

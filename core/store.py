@@ -97,7 +97,7 @@ class Store:
             self.migrate()
 
     # -- lifecycle -----------------------------------------------------------
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,9 +9,18 @@ from core.prediction.charts import incremental_chart, lift_heatmap, rate_chart
 from core.prediction.registry import latest_version
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, train_model
-from core.prediction.view import best_variant_headline, default_control_index, candidate_variants, chart_rows, incremental_outcomes, lift_matrix, prediction_table, revenue_per_conversion
-from pages.common import current_segment, current_segment_label, get_config, get_predictor, get_store, show_error
+from core.prediction.view import (
+    best_variant_headline,
+    candidate_variants,
+    chart_rows,
+    default_control_index,
+    incremental_outcomes,
+    lift_matrix,
+    prediction_table,
+    revenue_per_conversion,
+)
 from core.segments import list_segments
+from pages.common import current_segment, current_segment_label, get_config, get_predictor, get_store, show_error
 
 HISTORY = "__history__"
 # The page scores the conversion model (get_predictor's default): rates in percent, lifts in points.

@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import CopyLiftError
-from core.segments import EVERYONE, count_segment, list_segments, members_csv, save_segment
-from core.segments import charts
+from core.segments import EVERYONE, charts, count_segment, list_segments, members_csv, save_segment
 from core.segments import view as editor
 from core.segments.features import ensure_features
 from core.segments.profile import compare_summaries, overlap, segment_profile

@@ -11,8 +11,15 @@ from core.strategy.allocation import MODES
 from core.strategy.export import EXPORT_MIME
 from core.strategy.inputs import build_plan, export_now, parse_manual_shares, segment_options, variant_options
 from core.strategy.plan import PlanSettings, plan_from_dict, plan_to_dict
-from core.strategy.records import (ACTION_LABELS, list_strategies, load_strategy, next_actions, save_plan, set_status,
-                                   strategy_history)
+from core.strategy.records import (
+    ACTION_LABELS,
+    list_strategies,
+    load_strategy,
+    next_actions,
+    save_plan,
+    set_status,
+    strategy_history,
+)
 from core.strategy.view import MODE_LABELS
 from pages.common import current_segment_label, get_config, get_predictor, get_store, show_error
 from pages.widgets import show_plan

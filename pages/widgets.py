@@ -17,8 +17,8 @@ from core.segments import view as editor
 from core.segments.rules import BOOLEAN, CATEGORY, FEATURES
 from core.store import Store
 from core.strategy.charts import allocation_chart, expected_conversions_chart, lift_chart
-from core.strategy.plan import Plan
 from core.strategy.frames import outcome_frame, segment_frame
+from core.strategy.plan import Plan
 from core.strategy.view import PERCENT_COLUMNS, POINT_COLUMNS, arms_table, headlines, plan_notes
 
 PLAN_TABLE_FORMAT = ({c: st.column_config.NumberColumn(format="%.2f%%") for c in PERCENT_COLUMNS}

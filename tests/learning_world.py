@@ -12,9 +12,9 @@ import pandas as pd
 
 from core.prediction.training import TrainingSettings
 from core.prediction.types import VariantPrediction
+from core.segments.catalog import SegmentRef
 from core.store import Store
 from core.strategy.plan import Plan, PlanSettings, build_segment_plan
-from core.segments.catalog import SegmentRef
 from core.strategy.records import save_strategy, set_status
 
 # The real training code with a very small model, so tests that retrain take seconds.

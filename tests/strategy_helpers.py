@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core.prediction.types import VariantPrediction
-from core.strategy.plan import PlanSettings, Plan, build_segment_plan
 from core.segments.catalog import SegmentRef
+from core.strategy.plan import Plan, PlanSettings, build_segment_plan
 
 
 def pred(vid: str, rate: float, low: float, high: float, *, control_rate: float | None = 0.02,

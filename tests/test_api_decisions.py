@@ -10,8 +10,17 @@ from core.api.keys import create_key
 from core.api.service import Service
 from core.strategy.export import assign_users
 from core.strategy.records import load_strategy, set_status
-from tests.api_fixtures import (EXCLUDED, SEG_A, SEG_B, USERS, approved_strategy, do_not_send_plan, members_of,
-                                seed_shop, two_segment_plan)
+from tests.api_fixtures import (
+    EXCLUDED,
+    SEG_A,
+    SEG_B,
+    USERS,
+    approved_strategy,
+    do_not_send_plan,
+    members_of,
+    seed_shop,
+    two_segment_plan,
+)
 
 
 @pytest.fixture

@@ -7,7 +7,20 @@ import pandas as pd
 import pytest
 
 from core.errors import ValidationError
-from core.learning.experiments import aggregate_revenue_per_send, beta_posterior, bootstrap_revenue_per_send, confidence_sequence, holm_adjust, newcombe_interval, prob_beats_exact, prob_best, readout, relative_lift_interval, two_proportion_z_test, wilson_interval
+from core.learning.experiments import (
+    aggregate_revenue_per_send,
+    beta_posterior,
+    bootstrap_revenue_per_send,
+    confidence_sequence,
+    holm_adjust,
+    newcombe_interval,
+    prob_beats_exact,
+    prob_best,
+    readout,
+    relative_lift_interval,
+    two_proportion_z_test,
+    wilson_interval,
+)
 
 # Control 100 of 1000 (10%), variant 130 of 1000 (13%); z = 1.959964, z^2 = 3.841459.
 

@@ -10,9 +10,9 @@ import pytest
 from openpyxl import load_workbook
 
 from core.errors import ValidationError
-from core.strategy.export import assign_users, build_export, export_strategy, snapshot_segment, write_atomic
-from core.strategy.plan import PlanSettings, Plan, build_segment_plan
 from core.segments.catalog import SegmentRef
+from core.strategy.export import assign_users, build_export, export_strategy, snapshot_segment, write_atomic
+from core.strategy.plan import Plan, PlanSettings, build_segment_plan
 from core.strategy.records import save_strategy, set_status
 from tests.strategy_helpers import pred
 

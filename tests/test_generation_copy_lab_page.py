@@ -9,6 +9,7 @@ from core.errors import ModelUnavailable
 from core.generation.working_set import list_working_set
 from core.store import Store
 
+
 class FakeModel:
     """Stands in for LanguageModel: same interface, scripted lines, no weights."""
 

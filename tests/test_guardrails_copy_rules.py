@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.generation.brand import BrandVoice
 from core.errors import ValidationError
+from core.generation.brand import BrandVoice
 from core.generation.brief import Brief
 from core.generation.guardrails import check_copy, clean_model_text, is_near_duplicate, render_preview
 

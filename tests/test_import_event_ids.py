@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from core.ingest import ImportOptions, run_import
 
 RETAIL = ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"

@@ -9,8 +9,7 @@ import duckdb
 import pytest
 
 from core.errors import ValidationError
-from core.ingest import ImportOptions, preview, run_import
-from core.ingest import dates, numbers
+from core.ingest import ImportOptions, dates, numbers, preview, run_import
 from core.ingest.sniff import SourceFile
 
 FIX = Path(__file__).parent / "fixtures" / "import"

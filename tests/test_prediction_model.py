@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from prediction_fixtures import synthetic_pairs
 
 from core.errors import PredictionError
 from core.prediction.features import TrainingData
@@ -11,7 +12,6 @@ from core.prediction.metrics import expected_calibration_error
 from core.prediction.model import CalibratedBoostedModel
 from core.prediction.scoring import predict_variants, reason_text
 from core.prediction.training import FAST_SETTINGS, fit_predictor
-from prediction_fixtures import synthetic_pairs
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from prediction_fixtures import fill_store
 
 from core.config import load_config
 from core.prediction.training import FAST_SETTINGS, train_model
 from core.store import Store
-from prediction_fixtures import fill_store
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prediction_fixtures import fill_store
 
 from core.config import AppConfig
 from core.errors import IntegrityError
 from core.prediction.registry import get_version, list_versions, load_latest, load_version
 from core.prediction.training import FAST_SETTINGS, train_model
-from prediction_fixtures import fill_store
 
 
 @pytest.fixture

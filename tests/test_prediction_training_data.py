@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from core.errors import PredictionError
-from core.sample.evaluate import split_by_campaign
 from core.prediction.features import build_training_data
 from core.prediction.scoring import predict_variants
 from core.prediction.training import FAST_SETTINGS, fit_predictor
+from core.sample.evaluate import split_by_campaign
 
 
 def test_split_by_campaign_never_leaks_a_campaign():

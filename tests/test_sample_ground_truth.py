@@ -10,8 +10,8 @@ import pytest
 
 from core.config import SAMPLE_DIR
 from core.errors import NotFoundError, ValidationError
-from core.sample.truth import TRUE_COEFFICIENTS, ResponseModel, copy_frame, true_rate
 from core.sample.history import purchase_history_at
+from core.sample.truth import TRUE_COEFFICIENTS, ResponseModel, copy_frame, true_rate
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 from core.errors import ValidationError
-from core.segments import get_segment, members_csv, save_segment
-from core.segments import charts
+from core.segments import charts, get_segment, members_csv, save_segment
 from core.segments.profile import BASE, compare_summaries, history_dates, overlap, segment_profile
 from tests.segment_fixtures import AS_OF, build_small
 

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from core.errors import ValidationError
-from core.strategy.plan import PlanSettings, split_sends
 from core.intervals import beta_from_interval
 from core.strategy.allocation import best_allocation, manual_allocation, thompson_allocation
-from core.strategy.plan import allocate
+from core.strategy.plan import PlanSettings, allocate, split_sends
 from tests.strategy_helpers import pred
 
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 
 from core.errors import ValidationError
-from core.strategy.plan import PlanSettings
-from core.strategy.frames import outcome_frame, segment_frame
-from core.strategy.records import save_strategy, set_status
 from core.strategy.charts import allocation_chart, expected_conversions_chart, lift_chart
+from core.strategy.frames import outcome_frame, segment_frame
 from core.strategy.inputs import average_order_value, message_counts, parse_manual_shares
+from core.strategy.plan import PlanSettings
+from core.strategy.records import save_strategy, set_status
 from tests.strategy_helpers import simple_plan
 
 

@@ -7,9 +7,18 @@ import math
 import pytest
 
 from core.errors import NotFoundError, ValidationError
-from core.strategy.plan import Plan, PlanSettings, build_segment_plan, over_frequency, plan_from_dict, plan_to_dict, required_sample_size, with_allocation
 from core.segments.catalog import SegmentRef
 from core.strategy.frames import plan_totals
+from core.strategy.plan import (
+    Plan,
+    PlanSettings,
+    build_segment_plan,
+    over_frequency,
+    plan_from_dict,
+    plan_to_dict,
+    required_sample_size,
+    with_allocation,
+)
 from tests.strategy_helpers import INFO, pred, simple_plan
 
 Z = 1.6448536269514722

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from core.errors import NotFoundError, ValidationError
-from core.strategy.records import approval_of, count_awaiting_approval, list_strategies, load_strategy, save_strategy, set_status, strategy_history
 from core.strategy.plan import with_allocation
+from core.strategy.records import (
+    approval_of,
+    count_awaiting_approval,
+    list_strategies,
+    load_strategy,
+    save_strategy,
+    set_status,
+    strategy_history,
+)
 from tests.strategy_helpers import simple_plan
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.strategy.plan import PlanSettings
-from core.strategy.records import save_strategy, set_status
 from core.segments import EVERYONE
 from core.strategy.inputs import build_plan, export_now
+from core.strategy.plan import PlanSettings
+from core.strategy.records import save_strategy, set_status
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,8 @@ from typing import NamedTuple
 import numpy as np
 
 from core.errors import NotFoundError, ValidationError
-from core.strategy.export import stable_uniform
 from core.store import Store
+from core.strategy.export import stable_uniform
 from core.strategy.plan import CONTROL_ARM, SegmentRef
 from core.strategy.records import StrategyRecord, load_strategy
 
@@ -161,7 +161,7 @@ class LiveStrategy:
                 return self.successor.decide(user_ids, fallback_name)
             return self._decide(user_ids, fallback_name)
 
-    def current(self) -> "LiveStrategy":
+    def current(self) -> LiveStrategy:
         """This strategy's newest loaded version (itself unless a refresh replaced it)."""
         live = self
         while live.successor is not None:
@@ -186,7 +186,7 @@ class LiveStrategy:
             ids = [user_ids[p] for p in positions]
             u = stable_uniform(self.strategy_id, self.seed, ids)
             idx = np.searchsorted(alloc.edges(self.segments[seg].name), u, side="right")
-            for p, uid, arm in zip(positions, ids, idx.tolist()):
+            for _pos, uid, arm in zip(positions, ids, idx.tolist()):
                 if uid in self.sticky:  # a repeated id in the same batch
                     continue
                 self.sticky[uid] = Decision(seg, int(arm), alloc.update_no)

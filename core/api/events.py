@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.migrations import API_EVENT_TYPES
@@ -44,7 +44,7 @@ def _timestamp(value: Any, now: datetime) -> datetime:
     except ValueError:
         raise ValueError(f"ts {value[:40]!r} is not an ISO 8601 time") from None
     if ts.tzinfo is not None:
-        ts = ts.astimezone(timezone.utc).replace(tzinfo=None)
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
     if ts > now + FUTURE_SLACK:
         raise ValueError(f"ts {value[:40]} is more than a day in the future")
     if ts.year < 2000:
@@ -90,7 +90,7 @@ def validate_event(raw: Any, lookup: Lookup, key_id: str | None, now: datetime) 
 
 def validate_batch(events: list[Any], lookup: Lookup, key_id: str | None) -> tuple[list[tuple], list[dict], int]:
     """Rows of the valid events (first of each event id), the refusals, and repeats within the batch."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     rows, rejected, seen, repeats = [], [], set(), 0
     for index, raw in enumerate(events):
         try:

@@ -25,6 +25,7 @@ from core.api.learn import LearnSettings
 from core.api.service import Service, ServiceSettings
 from core.store import Store
 
+
 class _Server(uvicorn.Server):
     """uvicorn's server, except that SIGTERM/SIGINT end ``run()`` normally instead of being re-raised.
 

@@ -19,12 +19,18 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.api.decide import DECIDABLE, LATEST, LiveStrategy, MembersOf, decidable_record, load_live
 from core.api.keys import KeyRing, RateLimiter
-from core.api.learn import LearnSettings, arm_counts, materialize_exposures, next_live_allocation, record_allocation, \
-    restore_allocation
+from core.api.learn import (
+    LearnSettings,
+    arm_counts,
+    materialize_exposures,
+    next_live_allocation,
+    record_allocation,
+    restore_allocation,
+)
 from core.api.retrain_job import run_retrain
 from core.api.writer import Writer
 from core.store import Store
@@ -76,7 +82,7 @@ class Service:
         self._learner = threading.Thread(target=self._learn_loop, name="copylift-api-learner", daemon=True)
 
     # -- lifecycle -----------------------------------------------------------
-    def start(self) -> "Service":
+    def start(self) -> Service:
         self._learner.start()
         return self
 
@@ -178,7 +184,7 @@ class Service:
             pending, self._unflushed = self._unflushed, Counter()
         if not pending:
             return
-        minute = datetime.now(timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+        minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
         rows = [(minute, status, reason, n) for (status, reason), n in pending.items()]
         with self.store.transaction() as cur:
             cur.executemany("INSERT INTO api_refusals VALUES (?, ?, ?, ?) ON CONFLICT (minute, status, reason) "

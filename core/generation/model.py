@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.hashing import file_sha256
 from core.config import AppConfig
 from core.errors import GenerationError, IntegrityError, ModelUnavailable
 from core.generation.decode import PrefixCache, SamplingParams, decode, measure_runtime, vocab_subset
 from core.generation.sources import BUNDLED, ModelSource, default_gguf, resolve_source  # noqa: F401 (re-exported)
+from core.hashing import file_sha256
 
 # Nothing may reach the network, whatever the caller's environment says.
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -8,8 +8,8 @@ Data page call the same functions.
 
 from core.ingest.context import ImportOptions
 from core.ingest.importer import DAY_FIRST_SETTING, ImportReport, preview, rejected_csv, run_import
-from core.ingest.writer import undo_import
 from core.ingest.sniff import ENCODING_CHOICES, SourceFile
+from core.ingest.writer import undo_import
 
 __all__ = [
     "DAY_FIRST_SETTING",

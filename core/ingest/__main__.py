@@ -19,8 +19,7 @@ from core.ingest.context import ImportOptions
 from core.ingest.formats import olist
 from core.ingest.importer import run_import
 from core.ingest.mapping import load_mapping
-from core.ingest.sniff import SourceFile
-from core.ingest.sniff import is_gzip
+from core.ingest.sniff import SourceFile, is_gzip
 
 
 def _groups(paths: list[Path], fmt: str | None) -> list[list[Path]]:

@@ -22,7 +22,6 @@ from core.ingest import dates, numbers
 from core.ingest.sniff import Sniffed
 from core.store import quote_ident, single_value
 
-
 NULL_TEXT = "NULL::VARCHAR"  # what ``StageContext.text`` returns for a field with no column and no constant
 # Arrow holds the parsed records in memory (about 1.3x the file's size); DuckDB's own reader
 # materializes them in a temporary table it can spill to disk. Files above this size (the

@@ -23,17 +23,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as pa_ipc
 
-from core.ingest.dates import range_issues
 from core.config import load_config
 from core.errors import ImportFailed, ValidationError
 from core.formula_cells import neutralize
 from core.ingest import formats
 from core.ingest.context import ImportOptions, Source, StageContext, load_source
-from core.ingest.sniff import (LOW_CONFIDENCE, SEPARATOR_NAMES, Sniffed, SourceFile, sniff, sniff_head)
-from core.store import Store, single_value
-from core.ingest.rejects import MAX_REJECTS_IN_MEMORY, MAX_REPORTED_REJECTS, _keep_rejects, _rejects, _rejects_to_csv, _with_records
+from core.ingest.dates import range_issues
+from core.ingest.rejects import (
+    MAX_REJECTS_IN_MEMORY,
+    MAX_REPORTED_REJECTS,
+    _keep_rejects,
+    _rejects,
+    _rejects_to_csv,
+    _with_records,
+)
+from core.ingest.sniff import LOW_CONFIDENCE, SEPARATOR_NAMES, Sniffed, SourceFile, sniff, sniff_head
 from core.ingest.writer import WRITE_ORDER, _duplicate_owners, _insert_select, _write
-
+from core.store import Store, single_value
 
 DAY_FIRST_SETTING = "import.day_first"
 # Row-level rules that mirror the schema's NOT NULL and CHECK constraints, so one bad row is

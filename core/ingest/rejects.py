@@ -17,10 +17,9 @@ import pyarrow.ipc as pa_ipc
 
 from core.formula_cells import neutralize_sql
 from core.ingest.context import Source, StageContext
-from core.ingest.sniff import (record_start_lines)
 from core.ingest.sniff import file_hash as sha256_of_file
+from core.ingest.sniff import record_start_lines
 from core.store import single_value
-
 
 MAX_REPORTED_REJECTS = 200
 MAX_REJECTS_IN_MEMORY = 10_000

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import duckdb
 
-from core.hashing import file_sha256
 from core.config import SAMPLE_DIR, load_config
 from core.errors import NotFoundError, StoreError
+from core.hashing import file_sha256
 from core.migrations import DATA_TABLES
 from core.store import Store, quote_ident, single_value
-
 
 # Column order and types of each CSV file (table columns minus source/import_id).
 CSV_COLUMNS: dict[str, dict[str, str]] = {

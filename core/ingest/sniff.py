@@ -24,8 +24,8 @@ from pathlib import Path
 
 import charset_normalizer
 
-from core.hashing import file_sha256
 from core.errors import ValidationError
+from core.hashing import file_sha256
 
 SEPARATORS = (",", ";", "\t", "|")
 SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}

@@ -10,7 +10,6 @@ from core.errors import NotFoundError, ValidationError
 from core.migrations import DATA_TABLES
 from core.store import Store, quote_ident, single_value
 
-
 # Natural keys: a row whose key is already in the table (or earlier in the file) is a duplicate.
 KEYS = {
     "products": ("product_id",),

@@ -20,9 +20,10 @@ import pandas as pd
 
 from core.cli import open_store, report_error
 from core.config import load_config
-from core.formula_cells import neutralize
 from core.errors import CopyLiftError, NotFoundError, ValidationError
+from core.formula_cells import neutralize
 from core.store import Store
+
 
 def _find_segment(store: Store, name: str | None):
     if not name or name.lower() in ("all", "all customers"):

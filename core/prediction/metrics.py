@@ -35,7 +35,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) ->
     """AUC, log loss, Brier score, ECE, base rate and mean prediction (weighted)."""
     y, p = np.asarray(y, float), np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
     w = np.ones_like(p) if w is None else np.asarray(w, float)
-    out = {
+    out: dict[str, float | None] = {
         "rows": int(len(y)),
         "weight": float(w.sum()),
         "base_rate": float(np.average(y, weights=w)),

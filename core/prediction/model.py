@@ -178,7 +178,7 @@ class CalibratedBoostedModel(BaseEstimator):
         return calibrator.predict_proba(np.log(s / (1 - s)).reshape(-1, 1))[:, 1]
 
     # -- fitting --------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None, progress=None) -> "CalibratedBoostedModel":
+    def fit(self, X: pd.DataFrame, y, sample_weight=None, groups=None, progress=None) -> CalibratedBoostedModel:
         """Fit on rows ``X`` (a model-column frame) with targets ``y``.
 
         ``groups`` are the campaign ids; folds and bootstrap draws never split a campaign.

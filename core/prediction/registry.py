@@ -19,11 +19,11 @@ from pathlib import Path
 
 import skops.io as sio
 
-from core.hashing import file_sha256
 from core.config import AppConfig
 from core.errors import IntegrityError, NotFoundError, PredictionError
+from core.hashing import file_sha256
 from core.prediction.model import Predictor
-from core.store import Store
+from core.store import Store, single_value
 
 # Types skops may rebuild beyond its own defaults: ours, and the scikit-learn /
 # numpy pieces our pipeline is made of. Anything else in a file is refused.
@@ -118,7 +118,7 @@ def save_predictor(store: Store, cfg: AppConfig, predictor: Predictor, note: str
     folder = Path(cfg.predictor_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with store.transaction() as cur:
-        version = int(cur.execute("SELECT coalesce(max(version), 0) + 1 FROM model_versions").fetchone()[0])
+        version = int(single_value(cur, "SELECT coalesce(max(version), 0) + 1 FROM model_versions"))
         predictor.version = version
         path = folder / f"predictor_v{version:04d}_{predictor.outcome}.skops"
         tmp = path.with_suffix(".tmp")

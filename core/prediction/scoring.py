@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from core.errors import PredictionError
+from core.intervals import Z90
 from core.prediction.features import pair_frame, user_frame, variant_features, with_category_shares
 from core.prediction.model import Predictor, copy_vectors
 from core.prediction.types import Reason, VariantPrediction
 from core.store import Store
-from core.intervals import Z90
 
 SAMPLE_SIZE = 3000  # members scored for the rate (its sampling error is part of the interval)
 # The ensemble spread and the reasons compare predictions for the SAME members (paired), so a

@@ -20,8 +20,8 @@ import pandas as pd
 from core.config import AppConfig, load_config
 from core.errors import PredictionError
 from core.prediction.features import (
-    COPY_NUMERIC,
     BRIEF_NUMERIC,
+    COPY_NUMERIC,
     TrainingData,
     UserFeatureFn,
     build_training_data,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from core.generation.working_set import list_working_set
 from core.errors import CopyLiftError
+from core.generation.working_set import list_working_set
 from core.number_format import DEFAULT_CURRENCY, Headline, money
 from core.prediction.model import Predictor
 from core.prediction.scoring import predict_variants, predictions_frame
@@ -85,7 +85,7 @@ def incremental_outcomes(predictions: Sequence[VariantPrediction], send_size: in
     """Expected extra conversions and revenue over the control for a send of ``send_size``."""
     rows = []
     for p in predictions:
-        if p.lift_pts is None:
+        if p.lift_pts is None or p.lift_low is None or p.lift_high is None:
             continue
         rows.append({
             "variant_id": p.variant_id,

@@ -28,11 +28,10 @@ from core.prediction.features import COPY_COLUMNS, USER_COLUMNS, TrainingData, b
 from core.prediction.metrics import binary_metrics, regression_metrics
 from core.prediction.scoring import predict_variants
 from core.prediction.training import TrainingSettings, fit_predictor
-from core.store import Store
-from core.segments import list_segments, segment_members
-from core.sample.truth import copy_frame
-from core.sample.truth import ResponseModel
 from core.sample.history import purchase_history_at
+from core.sample.truth import ResponseModel, copy_frame
+from core.segments import list_segments, segment_members
+from core.store import Store
 
 
 def split_by_campaign(groups: np.ndarray, channels: np.ndarray, test_fraction: float = 0.25,

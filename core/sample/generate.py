@@ -14,11 +14,22 @@ import pandas as pd
 
 from core.config import SAMPLE_DIR
 from core.errors import ValidationError
-from core.sample.truth import ResponseModel, copy_frame
 from core.ingest.sample import CSV_COLUMNS, SAMPLE_TABLES, csv_name
 from core.sample.exposures import draw_exposures, history_snapshot, traits_frame
-from core.sample.world import (SECONDS_PER_DAY, SampleSpec, bool_text, build_campaigns, build_products, build_users, day_weights,
-                               events_frame, money_text, organic_events, timestamps)
+from core.sample.truth import ResponseModel, copy_frame
+from core.sample.world import (
+    SECONDS_PER_DAY,
+    SampleSpec,
+    bool_text,
+    build_campaigns,
+    build_products,
+    build_users,
+    day_weights,
+    events_frame,
+    money_text,
+    organic_events,
+    timestamps,
+)
 
 
 # -- writing -------------------------------------------------------------------

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
-
-
 
 NO_PURCHASE_RECENCY_DAYS = 365.0
 HISTORY_COLUMNS = ("recency_days", "frequency_180d", "monetary_180d")

@@ -13,7 +13,6 @@ import numpy as np
 
 from core.copy_features import CHANNEL_LIMITS
 
-
 SHOP_NAME = "Larkmoor"
 
 # category -> (brands, [(product noun, low price, high price)], benefits, copy labels, emoji)

@@ -28,7 +28,6 @@ from core.copy_features import CATEGORIES, FEATURE_NAMES, extract_copy_features
 from core.errors import NotFoundError, ValidationError
 from core.sample.history import HISTORY_COLUMNS
 
-
 # The coefficients the sample data was generated with (logit scale).
 TRUE_COEFFICIENTS: dict[str, float] = {
     "intercept": -3.75,
@@ -139,7 +138,7 @@ class ResponseModel:
 
     # -- loading -------------------------------------------------------------
     @classmethod
-    def load(cls, directory: str | Path = SAMPLE_DIR) -> "ResponseModel":
+    def load(cls, directory: str | Path = SAMPLE_DIR) -> ResponseModel:
         """Read ``ground_truth.json`` and ``user_traits.csv`` from a sample data folder."""
         directory = Path(directory)
         truth_path = directory / "ground_truth.json"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.sample import text as words
 from core.copy_features import CATEGORIES
+from core.sample import text as words
 
 
 @dataclass(frozen=True)

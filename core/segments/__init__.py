@@ -5,7 +5,15 @@ Public API (other packages code against these names):
 ``segment_members``, ``save_segment``, ``count_segment``.
 """
 
-from core.segments.catalog import EVERYONE, Segment, SegmentRef, get_segment, list_segments, save_segment, segment_versions
+from core.segments.catalog import (
+    EVERYONE,
+    Segment,
+    SegmentRef,
+    get_segment,
+    list_segments,
+    save_segment,
+    segment_versions,
+)
 from core.segments.features import FEATURE_COLUMNS, compute_user_features, invalidate_features
 from core.segments.membership import count_all_users, count_segment, members_csv, segment_members
 from core.segments.rules import FEATURES, OPERATORS, Condition, RuleGroup, compile_where, parse_rules, rules_to_dict

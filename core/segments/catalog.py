@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid
-
-import pandas as pd
 from dataclasses import dataclass
 from datetime import datetime
 
+import pandas as pd
+
 from core.errors import NotFoundError, ValidationError
 from core.segments.builtins import CATEGORY_PREFIX, STATIC_BUILTINS, BuiltinSpec, builtin_specs
-from core.segments.rules import RuleGroup, parse_rules, rules_to_dict
 from core.segments.membership import AsOf, count_segment, segment_members
+from core.segments.rules import RuleGroup, parse_rules, rules_to_dict
 from core.store import Store, single_row
 
 MAX_NAME = 80

@@ -15,10 +15,9 @@ import pandas as pd
 
 from core.errors import ValidationError
 from core.segments.builtins import RFM_GROUP_IDS, STATIC_BUILTINS
-from core.segments.catalog import Segment
+from core.segments.catalog import EVERYONE, Segment
 from core.segments.features import data_fingerprint, ensure_features, resolve_as_of
 from core.segments.rules import compile_where, segment_query
-from core.segments.catalog import EVERYONE
 from core.store import Store
 
 BASE = EVERYONE.name

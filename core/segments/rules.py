@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from core.errors import ValidationError
-from core.store import quote_ident
 from core.segments.features import FEATURE_COLUMNS
+from core.store import quote_ident
 
 NUMBER, CATEGORY, BOOLEAN = "number", "category", "boolean"
 
@@ -87,7 +87,7 @@ MAX_DEPTH = 3
 MAX_LIST_VALUES = 500
 MAX_TEXT = 200
 
-Value = Union[None, bool, int, float, str, tuple]
+Value = None | bool | int | float | str | tuple
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class RuleGroup:
     """Conditions and nested groups joined by ``and`` or ``or``."""
 
     combinator: str = "and"
-    items: tuple["Condition | RuleGroup", ...] = ()
+    items: tuple[Condition | RuleGroup, ...] = ()
 
     def conditions(self) -> list[Condition]:
         """Every condition, nested ones included."""

@@ -14,7 +14,6 @@ from core.segments.catalog import Segment
 from core.segments.rules import BOOLEAN, CATEGORY, FEATURES, OPERATORS, Condition, RuleGroup, parse_rules
 from core.store import Store, quote_ident
 
-
 NEW_CONDITION = {"feature": "recency_days", "operator": "<=", "value": 30}
 MAX_CHOICES = 200
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from core.errors import ValidationError
-
 
 MODES = ("best", "explore", "manual")
 HOLDOUT_DEFAULT = 0.10

@@ -12,7 +12,6 @@ import plotly.graph_objects as go
 
 from core.charts import require_columns
 
-
 CONTROL_COLOUR = "#9e9e9e"
 
 

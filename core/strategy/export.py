@@ -19,10 +19,11 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,6 @@ from core.formula_cells import FORMULA_PREFIXES, neutralize
 from core.store import Store
 from core.strategy.plan import CONTROL_ARM, SegmentPlan
 from core.strategy.records import StrategyRecord, approval_of, load_strategy, set_status
-
 
 EXPORT_FORMAT = "copylift-strategy-export/1"
 EXPORTABLE = ("approved", "exported", "measured")
@@ -195,7 +195,7 @@ def build_manifest(
 # -- user-level assignment -------------------------------------------------------------
 def stable_uniform(strategy_id: str, seed: int, user_ids: Sequence[str]) -> np.ndarray:
     """A uniform number in [0, 1) per user that depends only on (strategy id, seed, user id)."""
-    prefix = f"{strategy_id}|{seed}|".encode("utf-8")
+    prefix = f"{strategy_id}|{seed}|".encode()
     return np.fromiter(
         (int.from_bytes(hashlib.sha256(prefix + str(u).encode("utf-8")).digest()[:8], "big") / 2**64 for u in user_ids),
         dtype=float, count=len(user_ids),
@@ -314,7 +314,7 @@ def build_export(
     """Build plan CSV/JSON/XLSX, assignments CSV and the manifest for one strategy version."""
     if record.status not in EXPORTABLE:
         raise ValidationError(f"strategy {record.strategy_id} is '{record.status}'; only an approved strategy can be exported")
-    exported_at = exported_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    exported_at = exported_at or datetime.now(UTC).isoformat(timespec="seconds")
     rows = plan_rows(record)
     assignments = assign_users(record, members)
     provenance = variant_provenance(store, rows["variant_id"].tolist())

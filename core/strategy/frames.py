@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 
 from core.strategy.plan import Plan, sum_if_all_known

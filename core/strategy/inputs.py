@@ -8,20 +8,21 @@ for the frequency guard, and snapshots segments at export time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from core.errors import ValidationError
-from core.strategy.export import ExportBundle, SegmentSnapshot, export_strategy, snapshot_segment
 from core.prediction.scoring import predict_variants
 from core.segments import EVERYONE, SegmentRef, list_segments, rules_to_dict, segment_members
 from core.store import Store
-from core.strategy.records import ACTIVE_STATUSES, StrategyRecord, list_strategies, load_strategy
+from core.strategy.export import ExportBundle, SegmentSnapshot, export_strategy, snapshot_segment
 from core.strategy.plan import Plan, PlanSettings, build_segment_plan, over_frequency
+from core.strategy.records import ACTIVE_STATUSES, StrategyRecord, list_strategies, load_strategy
 
 
 # -- segments --------------------------------------------------------------------

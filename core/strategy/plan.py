@@ -16,9 +16,10 @@ intervals, with a minimum share per variant) and ``manual`` (validated shares).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,11 +27,17 @@ import pandas as pd
 from scipy.stats import norm
 
 from core.errors import NotFoundError, ValidationError
+from core.intervals import Z90, beta_from_interval
 from core.prediction.types import VariantPrediction
 from core.segments.catalog import SegmentRef
-from core.strategy.allocation import FLOOR_DEFAULT, HOLDOUT_DEFAULT, MODES, best_allocation, manual_allocation, thompson_allocation
-from core.intervals import Z90, beta_from_interval
-
+from core.strategy.allocation import (
+    FLOOR_DEFAULT,
+    HOLDOUT_DEFAULT,
+    MODES,
+    best_allocation,
+    manual_allocation,
+    thompson_allocation,
+)
 
 CONTROL_ARM = "control"
 
@@ -144,7 +151,7 @@ class Plan:
     settings: PlanSettings
     segments: tuple[SegmentPlan, ...]
     predictor_version: int | None = None
-    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 # -- expected outcomes -----------------------------------------------------------

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -14,7 +15,6 @@ from core.errors import NotFoundError, ValidationError
 from core.migrations import STRATEGY_STATUSES
 from core.store import Store
 from core.strategy.plan import Plan, plan_from_dict, plan_to_dict
-
 
 ACTIVE_STATUSES = ("submitted", "approved", "exported")
 

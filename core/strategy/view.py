@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core.number_format import DEFAULT_CURRENCY, Headline, count, money
-from core.strategy.plan import Plan
 from core.strategy.frames import outcome_frame, plan_totals
-
+from core.strategy.plan import Plan
 
 MODE_LABELS = {"best": "Best predicted", "explore": "Explore (Thompson sampling)", "manual": "Manual shares"}
 

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from harness import (
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -25,6 +25,7 @@ from harness import (
     upload,
     wait_text,
 )
+
 from tests.conftest import REALDATA
 
 SHOPIFY = REALDATA / "shopify" / "shopify_orders_export_devstore_redacted.csv"

@@ -14,7 +14,6 @@ import sys
 
 import httpx
 import pytest
-
 from harness import ARTIFACTS, ROOT, AppServer, _wait_healthy, free_port, goto_page, screenshot, stop_server, wait_text
 
 STATE: dict[str, str] = {}

@@ -15,7 +15,6 @@ import io
 import re
 
 import numpy as np
-
 from harness import (
     assert_clean,
     click,
@@ -43,8 +42,8 @@ STRATEGY_NAME = "Champions SMS test"
 def SEED(store, cfg) -> None:  # noqa: N802 (the harness looks for this name)
     from core.prediction.types import VariantPrediction
     from core.segments import get_segment, segment_members
-    from core.strategy.plan import PlanSettings, Plan, build_segment_plan
     from core.segments.catalog import SegmentRef
+    from core.strategy.plan import Plan, PlanSettings, build_segment_plan
     from core.strategy.records import save_strategy, set_status
 
     seg = get_segment(store, SEGMENT_ID)

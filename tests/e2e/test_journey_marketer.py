@@ -17,7 +17,6 @@ import csv
 import io
 
 import pytest
-
 from harness import (
     assert_clean,
     click,

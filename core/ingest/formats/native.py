@@ -12,7 +12,6 @@ from core.ingest.formats import Format
 from core.migrations import EVENT_TYPES
 
 
-
 def _num(ctx: StageContext, src: Source, target: str, fld: str) -> str:
     col = ctx.field(src, target, fld)
     return ctx.num(src, col) if col else "NULL::DOUBLE"

@@ -242,7 +242,23 @@ MIGRATION_SEGMENT_RESPONSE = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES, MIGRATION_SEGMENT_RESPONSE]
+# Experiments (issue 17): aggregate results with clicks only (no conversions column), and the
+# customer columns an imported file has that CopyLift has no field for, kept typed and named.
+MIGRATION_EXPERIMENTS = [
+    "ALTER TABLE variant_results ALTER COLUMN conversions DROP NOT NULL",
+    """CREATE TABLE user_attributes (
+        user_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL CHECK (kind IN ('numeric', 'categorical')),
+        num_value DOUBLE,
+        text_value VARCHAR,
+        source VARCHAR NOT NULL DEFAULT 'import',
+        import_id INTEGER
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES, MIGRATION_SEGMENT_RESPONSE,
+                               MIGRATION_EXPERIMENTS]
 
 # Every table a caller may name; anything else is refused before it reaches SQL.
 TABLES = (
@@ -260,5 +276,7 @@ TABLES = (
     "brand_voices",
     "model_versions",
     "settings",
+    "user_attributes",
 )
-DATA_TABLES = ("users", "products", "events", "campaigns", "variants", "exposures", "variant_results")
+DATA_TABLES = ("users", "products", "events", "campaigns", "variants", "exposures", "variant_results",
+               "user_attributes")

@@ -59,7 +59,9 @@ class TextEncoder:
             tok.pad_token = tok.eos_token
         tok.padding_side = "right"
         base = model.model
-        base.layers = base.layers[:LAYER]  # later layers are never read: don't run them
+        # Later layers are never read: don't run them. One layer past LAYER is kept because the
+        # model's last hidden state comes out normalized, and the measured vectors were not.
+        base.layers = base.layers[:LAYER + 1]
         self._model, self._tokenizer = base.eval(), tok
 
     def _compute(self, texts: list[str]) -> np.ndarray:

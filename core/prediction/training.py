@@ -86,6 +86,13 @@ def without_campaigns(data: TrainingData, campaigns: Sequence[str]) -> TrainingD
                    user_ids=data.user_ids[keep])
 
 
+def subset(data: TrainingData, mask: np.ndarray) -> TrainingData:
+    """The rows of ``data`` where ``mask`` is true (for held-out evaluations)."""
+    return replace(data, X=data.X[mask].reset_index(drop=True), y=data.y[mask], weight=data.weight[mask],
+                   groups=data.groups[mask], variant_ids=data.variant_ids[mask], source=data.source[mask],
+                   user_ids=data.user_ids[mask])
+
+
 def _first_per_variant(data: TrainingData) -> np.ndarray:
     _, first = np.unique(data.variant_ids, return_index=True)
     return np.sort(first)

@@ -32,8 +32,9 @@ def detect_user_level(headers: set[str]) -> bool:
 
 def detect_aggregate(headers: set[str]) -> bool:
     t = "variant_results"
+    # Any measured outcome makes a results file: a headline test has clicks and no conversions.
     return ((_has(headers, t, "variant_id") or _has(headers, t, "copy_text")) and _has(headers, t, "sends")
-            and _has(headers, t, "conversions"))
+            and any(_has(headers, t, f) for f in ("conversions", "clicks", "opens")))
 
 
 
@@ -52,7 +53,15 @@ def _variant_sql(ctx: StageContext, src: Source, target: str) -> tuple[str, str]
     variant, copy = ctx.text(src, target, "variant_id"), ctx.text(src, target, "copy_text")
     if variant == NULL_TEXT and copy == NULL_TEXT:
         raise ValidationError(f"{src.name}: campaign results need a variant id or the copy text column.")
-    return f"coalesce({variant}, 'imp-' || left(md5({copy}), 12))", copy
+    campaign = ctx.text(src, target, "campaign_id")
+    # The same text in two campaigns is two variants (each compared with its own siblings); without
+    # a campaign the id is the text's hash alone, as before, so earlier imports still match.
+    key = f"CASE WHEN {campaign} IS NULL THEN {copy} ELSE {campaign} || chr(31) || {copy} END"
+    if campaign == NULL_TEXT:
+        ctx.notes.append(f"{src.name}: no campaign (test) column, so each variant counts as its own campaign and "
+                         "variants cannot be compared with their siblings; map one (campaign_id=COLUMN) if the "
+                         "file has it.")
+    return f"coalesce({variant}, 'imp-' || left(md5({key}), 12))", copy
 
 
 def _stage_variants(ctx: StageContext, src: Source, t: str) -> None:
@@ -113,6 +122,13 @@ def stage_aggregate(ctx: StageContext) -> None:
             return f"CAST(round({ctx.num(src, col)}) AS BIGINT)" if col else "NULL::BIGINT"
 
         rev = ctx.field(src, t_, "revenue")
+        missing = [f for f in ("opens", "clicks", "conversions") if not ctx.field(src, t_, f)]
+        if len(missing) == 3:
+            raise ValidationError(f"{src.name}: aggregate results need at least one outcome count column "
+                                  "(opens, clicks or conversions) besides the sends.")
+        if missing:
+            ctx.notes.append(f"{src.name}: no {' or '.join(missing)} column; those outcomes are left empty "
+                             "(unknown, not zero) and models of them skip these rows.")
         start, end = ctx.field(src, t_, "period_start"), ctx.field(src, t_, "period_end")
         segment = ctx.text(src, t_, "segment_name")
         t = f"ag_{src.table}"
@@ -125,9 +141,19 @@ def stage_aggregate(ctx: StageContext) -> None:
             {ctx.ts(src, end) if end else 'NULL::TIMESTAMP'} AS period_end,
             {ctx.text(src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
         _stage_variants(ctx, src, t)
-        ctx.stage("variant_results", f"""SELECT variant_id, segment_name, sends, opens, clicks, conversions,
-            coalesce(revenue, 0) AS revenue, period_start, period_end, strategy_id, ? AS _file, _row,
-            NULL::VARCHAR AS _reject FROM {t}""", [src.name])
+        # Rows of one variant, segment and period (the same headline shown with two images, say)
+        # are one result: their counts are added, so a second row is not dropped as a duplicate.
+        key = "variant_id, segment_name, period_start, period_end, strategy_id"
+        merged = ctx.cur.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {t}").fetchone()[0]
+        if merged:
+            ctx.notes.append(f"{src.name}: {merged:,} row(s) repeat the variant, segment and period of an earlier row "
+                             "(e.g. the same copy with another image); their counts were added to that row's.")
+        ctx.stage("variant_results", f"""SELECT {key}, sum(sends) AS sends, sum(opens) AS opens,
+            sum(clicks) AS clicks, sum(conversions) AS conversions, coalesce(sum(revenue), 0) AS revenue,
+            ? AS _file, min(_row) AS _row,
+            CASE WHEN bool_or(sends IS NULL OR sends < 0 OR opens < 0 OR clicks < 0 OR conversions < 0)
+                 AND count(*) > 1 THEN 'a row added into this one has a missing or negative count' END AS _reject
+            FROM {t} GROUP BY {key}""", [src.name])
 
 
 USER_LEVEL = Format("campaign_results", "Campaign results, one row per user", detect_user_level, stage_user_level)

@@ -211,28 +211,31 @@ def _fit_units(units: dict, mask: np.ndarray, n_bootstrap: int, settings) -> Cop
                      units["group"][mask])
 
 
-def fit_copy_score(settings, units: dict, splits: list, groups: np.ndarray):
+def fit_copy_score(settings, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, groups: np.ndarray, splits: list):
     """(final copy model, out-of-fold copy score per row), or (None, None) with nothing to compare.
 
+    Each fold's copy model learns from the counts of that fold's training rows only (whole
+    campaigns held out, or customers when there is one campaign) and scores the held-out rows.
     A campaign with a single variant says nothing about copy (its likelihood is constant), so
     at least one campaign must hold two or more variants.
     """
-    sizes = pd.Series(units["group"]).value_counts()
-    if not (sizes >= 2).any():
+    units = copy_units(X, y, w, groups)
+    if not (pd.Series(units["group"]).value_counts() >= 2).any():
         return None, None
-    text = units["text"]
-    dense_all = text[[c for c in text.columns if c != "text"]].to_numpy(float)
-    oof_unit = np.zeros(len(units["group"]))
+    codes, uniq = _text_keys(X)
+    dense_all = uniq[[c for c in uniq.columns if c != "text"]].to_numpy(float)
+    oof = np.zeros(len(y))
     for tr, te in splits:
-        test_groups = np.unique(groups[te])
-        held = np.isin(units["group"], test_groups)
-        if (~held).sum() == 0 or not (pd.Series(units["group"][~held]).value_counts() >= 2).any():
+        part = copy_units(X.iloc[tr], y[tr], w[tr], groups[tr])
+        if not (pd.Series(part["group"]).value_counts() >= 2).any():
             continue
-        m = _fit_units(units, ~held, 0, settings)
-        ut = units["unit_text"][held]
-        oof_unit[held] = m.score(text["text"].iloc[ut].tolist(), dense_all[ut])
+        m = _fit_units(part, np.ones(len(part["group"]), dtype=bool), 0, settings)
+        held = np.unique(codes[te])
+        scores = np.zeros(len(uniq))
+        scores[held] = m.score(uniq["text"].iloc[held].tolist(), dense_all[held])
+        oof[te] = scores[codes[te]]
     final = _fit_units(units, np.ones(len(units["group"]), dtype=bool), settings.n_bootstrap, settings)
-    return final, oof_unit[units["row_unit"]]
+    return final, oof
 
 
 def copy_scores(model: CopyEffectModel, X: pd.DataFrame) -> np.ndarray:

@@ -35,7 +35,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from sklearn.utils.validation import check_is_fitted
 
 from core.errors import PredictionError
-from core.prediction.copy_effects import copy_scores, copy_units, fit_copy_score
+from core.prediction.copy_effects import copy_scores, fit_copy_score
 from core.prediction.features import (
     ATTR_CAT_PREFIX,
     ATTR_NUM_PREFIX,
@@ -220,8 +220,7 @@ class CalibratedBoostedModel(BaseEstimator):
         self.uses_booster_ = bool(Zb.shape[1] and (np.nanstd(Zb, axis=0) > 0).any())
         splits = self._splits(Zb, groups)
         use_copy = self.copy_model and self.task == "classification"
-        units = copy_units(X, y, w, groups) if use_copy else None
-        self.copy_, copy_oof = (fit_copy_score(self, units, splits, groups) if use_copy else (None, None))
+        self.copy_, copy_oof = fit_copy_score(self, X, y, w, groups, splits) if use_copy else (None, None)
         progress(0.2, "Copy effects learned within campaigns")
         if self.task == "classification":
             self.classes_ = np.array([0, 1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from core.errors import ValidationError
 from core.ingest.context import NULL_TEXT, Source, StageContext
 from core.ingest.formats import Format
+from core.ingest.formats.attributes import stage_attributes
 from core.ingest.mapping import TARGET_FIELDS, find_column
 from core.migrations import CHANNELS
 
@@ -57,7 +58,7 @@ def _variant_sql(ctx: StageContext, src: Source, target: str) -> tuple[str, str]
     # The same text in two campaigns is two variants (each compared with its own siblings); without
     # a campaign the id is the text's hash alone, as before, so earlier imports still match.
     key = f"CASE WHEN {campaign} IS NULL THEN {copy} ELSE {campaign} || chr(31) || {copy} END"
-    if campaign == NULL_TEXT:
+    if campaign == NULL_TEXT and target == "variant_results":
         ctx.notes.append(f"{src.name}: no campaign (test) column, so each variant counts as its own campaign and "
                          "variants cannot be compared with their siblings; map one (campaign_id=COLUMN) if the "
                          "file has it.")
@@ -82,14 +83,35 @@ def _stage_variants(ctx: StageContext, src: Source, t: str) -> None:
         )
 
 
+# A file without send dates (an experiment's table of customers and outcomes) still needs a date
+# on each exposure. A fixed one, not the import's clock: importing the same results again must
+# find the same rows (the duplicate check includes the date), not add a second copy of each send.
+PLACEHOLDER_SENT = "2000-01-01"
+
+
+def _default_sent(ctx: StageContext, src: Source) -> str:
+    given = ctx.default("sent_at")
+    value = given or PLACEHOLDER_SENT
+    try:
+        from datetime import date
+
+        date.fromisoformat(value[:10])
+    except ValueError as err:
+        raise ValidationError(f"{src.name}: the default sent date {value!r} is not a date (use YYYY-MM-DD)") from err
+    ctx.notes.append(f"{src.name}: no sent date column; every send is dated {value[:10]}"
+                     + ("" if given else " (a placeholder: give the real date as the sent_at default)") + ".")
+    return f"CAST({ctx.const(value[:10])} AS TIMESTAMP)"
+
+
 def stage_user_level(ctx: StageContext) -> None:
     t_ = "exposures"
     for src in ctx.sources:
         variant, copy = _variant_sql(ctx, src, t_)
         user = ctx.field(src, t_, "user_id")
         sent = ctx.field(src, t_, "sent_at")
-        if not user or not sent:
-            raise ValidationError(f"{src.name}: user-level results need a user id and a sent date column.")
+        if not user:
+            raise ValidationError(f"{src.name}: user-level results need a user id column.")
+        sent_sql = ctx.ts(src, sent) if sent else _default_sent(ctx, src)
         conv, rev = ctx.field(src, t_, "converted"), ctx.field(src, t_, "revenue")
         if not conv and not rev:
             raise ValidationError(f"{src.name}: user-level results need a converted (yes/no) or revenue column.")
@@ -98,14 +120,21 @@ def stage_user_level(ctx: StageContext) -> None:
         if not conv:
             ctx.notes.append(f"{src.name}: no converted column; a row with revenue > 0 counts as converted.")
         opened, clicked = ctx.field(src, t_, "opened"), ctx.field(src, t_, "clicked")
+        campaign = ctx.text(src, t_, "campaign_id")
+        if campaign == NULL_TEXT:
+            # The arms of one results file were sent together: one campaign, so they are compared
+            # with each other (each arm its own campaign would leave nothing to compare).
+            campaign = ctx.const(src.name)
+            ctx.notes.append(f"{src.name}: no campaign column; all its rows are one campaign named {src.name!r}.")
+        flag = lambda col: f"coalesce(cl_bool({col}), cl_num({col}, FALSE) > 0)" if col else "NULL"  # noqa: E731
         t = f"cr_{src.table}"
         ctx.temp(t, f"""SELECT _row, cl_null({user}) AS user_id, {variant} AS variant_id, {copy} AS copy_text,
-            {_channel_sql(ctx, src, t_)} AS channel, {ctx.text(src, t_, 'campaign_id')} AS campaign_id,
-            {ctx.ts(src, sent)} AS sent_at, cl_null({sent}) AS raw_sent,
-            {f'cl_bool({opened})' if opened else 'NULL'} AS opened,
-            {f'cl_bool({clicked})' if clicked else 'NULL'} AS clicked, {converted} AS converted,
+            {_channel_sql(ctx, src, t_)} AS channel, {campaign} AS campaign_id,
+            {sent_sql} AS sent_at, {f'cl_null({sent})' if sent else 'NULL::VARCHAR'} AS raw_sent,
+            {flag(opened)} AS opened, {flag(clicked)} AS clicked, {converted} AS converted,
             {revenue} AS revenue, {ctx.text(src, t_, 'strategy_id')} AS strategy_id FROM {src.table}""")
         _stage_variants(ctx, src, t)
+        stage_attributes(ctx, src, f"cl_null({user})")
         ctx.stage("exposures", f"""SELECT user_id, variant_id, campaign_id, sent_at, opened, clicked, converted,
             coalesce(revenue, 0) AS revenue, strategy_id, ? AS _file, _row,
             CASE WHEN raw_sent IS NOT NULL AND sent_at IS NULL THEN 'sent date ''' || raw_sent || ''' is not a date'

@@ -189,3 +189,53 @@ def evaluate_customers(data: TrainingData, control: str, settings: TrainingSetti
               "spread_sd": {n: float(np.std(s)) for n, s in score.items()},
               "lift": {a: _lift_row(cf, y, arms, a, control) for a in arm_names if a != control}}
     return report
+
+
+def _print_tests(report: dict) -> None:
+    print(f"{report['mode']}: {report['tests']:,} tests, {report['variants']:,} variants, outcome {report['outcome']}")
+    print(f"{'model':<22} {'decided pairs':>14} {'all pairs':>10} {'mean Spearman':>14}")
+    for name, m in report["models"].items():
+        print(f"{name:<22} {m['accuracy_decided']:>14.3f} {m['accuracy_all']:>10.3f} {m['mean_spearman']:>14.3f}")
+    first = next(iter(report["models"].values()))
+    print(f"({first['decided_pairs']:,} decided pairs with |z| > {Z_DECIDED}, {first['all_pairs']:,} pairs in all)")
+
+
+def _print_customers(report: dict) -> None:
+    print(f"{report['mode']}: {report['customers']:,} customers, outcome {report['outcome']}, "
+          f"control {report['control']!r}")
+    print(f"{'model':<22} {'AUC':>7}  " + "  ".join(f"{'lift ' + a:>26}" for a in report["lift"]))
+    for name, auc in report["auc"].items():
+        cells = "  ".join(f"{report['lift'][a][name] * 100:>+21.2f} pts{' ok' if report['lift'][a][name + '_inside'] else ' --'}"
+                          for a in report["lift"])
+        print(f"{name:<22} {auc:>7.3f}  {cells}")
+    for a, row in report["lift"].items():
+        print(f"observed lift {a}: {row['observed'] * 100:+.2f} pts "
+              f"(95% interval {row['observed_low'] * 100:+.2f} .. {row['observed_high'] * 100:+.2f})")
+
+
+def run_evaluation(store, mode: str, outcome: str, control: str | None, folds: int,
+                   settings: TrainingSettings | None) -> int:
+    """The CLI's ``evaluate``: pick the mode from the data when asked, print a table and one JSON line."""
+    import json
+    import sys
+
+    from core.prediction.features import build_training_data
+
+    data = build_training_data(store, outcome)
+    if mode == "auto":
+        mode = "customers" if (data.source == "exposure").any() else "tests"
+    progress = lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr)  # noqa: E731
+    if mode == "tests":
+        report = evaluate_tests(subset(data, data.source == "aggregate"), settings, folds, progress)
+        _print_tests(report)
+    else:
+        if control is None:
+            flagged = store.df("SELECT variant_id FROM variants WHERE is_control ORDER BY variant_id")
+            if flagged.empty:
+                raise PredictionError("name the control arm with --control VARIANT (no variant is marked as control)")
+            control = str(flagged["variant_id"].iloc[0])
+        report = evaluate_customers(subset(data, data.source == "exposure"), control, settings, folds,
+                                    progress=progress)
+        _print_customers(report)
+    print(json.dumps(report, default=float))
+    return 0

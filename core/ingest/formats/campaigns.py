@@ -123,9 +123,14 @@ def stage_user_level(ctx: StageContext) -> None:
         campaign = ctx.text(src, t_, "campaign_id")
         if campaign == NULL_TEXT:
             # The arms of one results file were sent together: one campaign, so they are compared
-            # with each other (each arm its own campaign would leave nothing to compare).
-            campaign = ctx.const(src.name)
-            ctx.notes.append(f"{src.name}: no campaign column; all its rows are one campaign named {src.name!r}.")
+            # with each other (each arm its own campaign would leave nothing to compare). It is named
+            # by its arms, not the file, so the same results imported again (renamed, or with another
+            # column) find their rows instead of adding a second campaign.
+            arms = ctx.cur.execute(f"SELECT string_agg(DISTINCT v, ' / ' ORDER BY v) FROM "
+                                   f"(SELECT {variant} AS v FROM {src.table})").fetchone()[0] or "results"
+            name = f"experiment: {arms}"[:200]
+            campaign = ctx.const(name)
+            ctx.notes.append(f"{src.name}: no campaign column; all its rows are one campaign, {name!r}.")
         flag = lambda col: f"coalesce(cl_bool({col}), cl_num({col}, FALSE) > 0)" if col else "NULL"  # noqa: E731
         t = f"cr_{src.table}"
         ctx.temp(t, f"""SELECT _row, cl_null({user}) AS user_id, {variant} AS variant_id, {copy} AS copy_text,

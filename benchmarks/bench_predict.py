@@ -13,7 +13,11 @@ Two figures, each against a baseline measured in the same run:
   materialized) the members come from it; otherwise 50,000 members are built by
   resampling the sample's members with jitter, and the output says so.
 
-Usage: ``python benchmarks/bench_predict.py [--big-db PATH] [--repeat 3]``.
+With ``--experiments DIR`` (the folder holding the Upworthy and Hillstrom files) it also
+times training and scoring on those real experiments, with peak memory
+(``benchmarks/bench_predict_experiments.py``); ``--skip-sample`` leaves the sample part out.
+
+Usage: ``python benchmarks/bench_predict.py [--big-db PATH] [--repeat 3] [--experiments DIR [--skip-sample]]``.
 Prints a table, then one JSON line with the figures.
 """
 
@@ -76,8 +80,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big-db", type=Path, help="database with the 10-million-event set (features materialized)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--experiments", type=Path, help="folder with the Upworthy and Hillstrom experiment files")
+    parser.add_argument("--skip-sample", action="store_true")
     args = parser.parse_args(argv)
     rows, figures = [], {}
+    if args.experiments:
+        from benchmarks.bench_predict_experiments import run as run_experiments
+
+        with tempfile.TemporaryDirectory() as tmp:
+            exp_rows, exp_figures = run_experiments(args.experiments, Path(tmp))
+        figures.update(exp_figures)
+        print(f"{'experiment step':<56}  seconds  peak RSS MB")
+        for name, seconds, peak in exp_rows:
+            print(f"{name:<56}  {seconds:7.1f}  {peak:11.0f}")
+        if args.skip_sample:
+            print(json.dumps(figures))
+            return 0
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "sample.duckdb"
         with Store(db) as store:

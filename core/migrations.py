@@ -242,6 +242,22 @@ MIGRATION_SEGMENT_RESPONSE = [
     )""",
 ]
 
+# Experiments (issue 17): aggregate results with clicks only (no conversions column), and the
+# customer columns an imported file has that CopyLift has no field for, kept typed and named.
+MIGRATION_EXPERIMENTS = [
+    "ALTER TABLE variant_results ALTER COLUMN conversions DROP NOT NULL",
+    """CREATE TABLE user_attributes (
+        user_id VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL CHECK (kind IN ('numeric', 'categorical')),
+        num_value DOUBLE,
+        text_value VARCHAR,
+        source VARCHAR NOT NULL DEFAULT 'import',
+        import_id INTEGER
+    )""",
+]
+
+
 # Decision service (owner: core/api/): API keys (only a SHA-256 of each secret is kept), the
 # sticky per-user decisions, the outcome events it ingested (idempotent by event id), every
 # live allocation update with the counts it used, the background retrains it started, and
@@ -320,7 +336,8 @@ MIGRATION_API = [
     )""",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES, MIGRATION_SEGMENT_RESPONSE, MIGRATION_API]
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_SEGMENT_FEATURES, MIGRATION_SEGMENT_RESPONSE,
+                               MIGRATION_EXPERIMENTS, MIGRATION_API]
 
 # Every table a caller may name; anything else is refused before it reaches SQL.
 TABLES = (
@@ -338,5 +355,7 @@ TABLES = (
     "brand_voices",
     "model_versions",
     "settings",
+    "user_attributes",
 )
-DATA_TABLES = ("users", "products", "events", "campaigns", "variants", "exposures", "variant_results")
+DATA_TABLES = ("users", "products", "events", "campaigns", "variants", "exposures", "variant_results",
+               "user_attributes")

@@ -16,6 +16,7 @@ from core.prediction.view import (
     default_control_index,
     incremental_outcomes,
     lift_matrix,
+    model_description,
     prediction_table,
     revenue_per_conversion,
 )
@@ -45,6 +46,7 @@ with st.expander("Model", expanded=False):
         cols[1].metric("AUC (campaign CV)", f"{m.get('auc') or 0:.3f}")
         cols[2].metric("Calibration error", f"{m.get('ece', 0):.4f}")
         cols[3].metric("Campaigns learned from", f"{m.get('n_campaigns', 0):,}")
+        st.markdown(model_description(m, mv.outcome))
         st.caption(f"Trained {mv.created_at:%Y-%m-%d %H:%M} on {m.get('n_sends', 0):,.0f} sends; data hash "
                    f"{mv.data_hash[:10]}, settings hash {mv.settings_hash[:10]}.")
     quick = st.checkbox("Quick model (fewer trees, for a first look)", key="predict.quick")

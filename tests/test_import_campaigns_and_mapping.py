@@ -53,7 +53,7 @@ def test_aggregate_results_keep_copy_text_and_outcomes(store):
 
 def test_aggregate_with_missing_counts_rejects_the_row(store):
     report = run_import(store, [FIX / "percent_and_na.csv"])
-    assert report.reject_reasons == {"conversions is missing": 1}
+    assert report.reject_reasons == {"no opens, clicks or conversions count": 1}
     assert store.one("SELECT sends, conversions, revenue FROM variant_results") == (100, 10, 0.0)  # N/A revenue
 
 

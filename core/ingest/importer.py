@@ -58,8 +58,10 @@ ROW_RULES = {
                   ("revenue < 0", "negative revenue")],
     "variant_results": [("variant_id IS NULL", "variant is missing"), ("sends IS NULL", "sends is missing"),
                         ("sends < 0 OR opens < 0 OR clicks < 0 OR conversions < 0", "negative count"),
-                        ("conversions IS NULL", "conversions is missing"),
-                        ("conversions > sends", "more conversions than sends")],
+                        # A row needs one measured outcome; which ones a file has is the analyst's choice.
+                        ("coalesce(opens, clicks, conversions) IS NULL", "no opens, clicks or conversions count"),
+                        ("conversions > sends", "more conversions than sends"),
+                        ("clicks > sends OR opens > sends", "more clicks or opens than sends")],
 }
 # Hashes and checks a file while DuckDB reads it (see ``_load_all``).
 _SNIFFER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="copylift-sniff")

@@ -18,8 +18,9 @@ KEYS = {
     "events": ("event_id",),
     "exposures": ("user_id", "variant_id", "campaign_id", "sent_at"),
     "variant_results": ("variant_id", "segment_name", "period_start", "period_end", "strategy_id"),
+    "user_attributes": ("user_id", "name"),
 }
-WRITE_ORDER = ("products", "users", "variants", "events", "exposures", "variant_results")
+WRITE_ORDER = ("products", "users", "variants", "events", "exposures", "variant_results", "user_attributes")
 
 
 def _insert_select(cur: duckdb.DuckDBPyConnection, table: str, unique: bool = False) -> tuple[str, list[str]]:

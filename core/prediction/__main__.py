@@ -1,8 +1,12 @@
-"""Command line: ``python -m core.prediction train|score`` (the sample's oracle evaluation is ``python -m core.sample evaluate``).
+"""Command line: ``python -m core.prediction train|score|evaluate`` (the sample's oracle evaluation is ``python -m core.sample evaluate``).
 
 Same code path as the Predict page:
 
-* ``train --db PATH [--outcome conversion] [--fast]`` trains and saves a new model version;
+* ``train --db PATH [--outcome conversion] [--fast]`` trains and saves a new model version and says
+  which outcome and which data it learned from;
+* ``evaluate --db PATH [--mode tests|customers] [--outcome click] [--control ARM] [--folds 5]`` checks the
+  predictor on the imported experiments with cross-validation by test (aggregate A/B tests) or by
+  customer (a user-level experiment with a control arm), printing the baselines of the same run;
 * ``score --db PATH --segment NAME --variants FILE.csv [--control ID] [--send-size N] [--out FILE]``
   writes predicted rate, interval, lift and reasons per variant as CSV (stdout by default).
   The variants file needs ``copy_text`` and ``channel``; ``variant_id``, ``offer_type``,
@@ -63,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--db")
     t.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
     t.add_argument("--fast", action="store_true", help="small model settings (seconds)")
+    e = sub.add_parser("evaluate", help="cross-validate on imported experiments, with baselines")
+    e.add_argument("--db")
+    e.add_argument("--mode", choices=["auto", "tests", "customers"], default="auto",
+                   help="tests: aggregate A/B tests, split by test; customers: user-level, split by customer")
+    e.add_argument("--outcome", default="conversion", choices=["open", "click", "conversion", "revenue"])
+    e.add_argument("--control", help="control arm (variant id) for the customers mode")
+    e.add_argument("--folds", type=int, default=5)
+    e.add_argument("--fast", action="store_true", help="small model settings, no language-model text vectors")
     s = sub.add_parser("score", help="score variants for a segment, CSV out")
     s.add_argument("--db")
     s.add_argument("--segment", default="All customers")
@@ -78,12 +90,23 @@ def main(argv: list[str] | None = None) -> int:
     from core.prediction.training import FAST_SETTINGS, train_model
 
     try:
+        if args.command == "evaluate":
+            from core.prediction.validation import run_evaluation
+
+            # Never the sample shop here: this checks the analyst's own imported experiments.
+            with open_store(args.db) as store:
+                return run_evaluation(store, args.mode, args.outcome, args.control, args.folds,
+                                      FAST_SETTINGS if args.fast else None)
         with open_store(args.db, sample_if_empty=True) as store:
             cfg = load_config()
             if args.command == "train":
                 progress = lambda f, m: print(f"[{f:4.0%}] {m}", file=sys.stderr)  # noqa: E731
                 mv = train_model(store, cfg, args.outcome, progress,
                                  settings=FAST_SETTINGS if args.fast else None)
+                print(f"Model version {mv.version} predicts {mv.outcome} per send, learned from "
+                      f"{', '.join(mv.metrics.get('sources', []))} data ({mv.metrics.get('n_campaigns')} campaigns, "
+                      f"{mv.metrics.get('n_variants')} variants); copy read as: "
+                      f"{mv.metrics.get('text_representation')}", file=sys.stderr)
                 print(json.dumps({"version": mv.version, "outcome": mv.outcome, "file": mv.file_path,
                                   "metrics": mv.metrics}, indent=2, default=float))
                 return 0

@@ -50,7 +50,10 @@ USER_CATEGORICAL = ("device", "region", "loyalty_tier", "age_band")
 COPY_NUMERIC = tuple(f"copy_{name}" for name in FEATURE_NAMES)
 BRIEF_NUMERIC = ("offer_value", "has_offer_code")
 PAIR_NUMERIC = ("category_match", "copy_names_favourite", "category_share")
-SHARE_PREFIX = "share::"  # user_frame columns holding the user's share of activity per category
+SHARE_PREFIX = "share::"
+# Imported customer attributes (core.ingest's user_attributes table), one model column each.
+ATTR_NUM_PREFIX = "attr_num::"
+ATTR_CAT_PREFIX = "attr_cat::"  # user_frame columns holding the user's share of activity per category
 BRIEF_CATEGORICAL = ("channel", "offer_type")
 TEXT_COLUMN = "copy_text"
 
@@ -156,8 +159,11 @@ def user_frame(users: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=range(len(users)))
     src = users.reset_index(drop=True)
     for name in src.columns:
-        if str(name).startswith(SHARE_PREFIX):
+        if str(name).startswith((SHARE_PREFIX, ATTR_NUM_PREFIX)):
             out[name] = pd.to_numeric(src[name], errors="coerce").astype(float).to_numpy()
+        elif str(name).startswith(ATTR_CAT_PREFIX):
+            values = src[name].astype(object)
+            out[name] = values.where(values.notna(), None).to_numpy(dtype=object)
     for name in USER_NUMERIC:
         if name in src.columns:
             out[name] = pd.to_numeric(src[name], errors="coerce").astype(float).to_numpy()
@@ -210,8 +216,34 @@ def pair_frame(users: pd.DataFrame, variants: pd.DataFrame, user_idx: np.ndarray
         ok = vc >= 0
         share[ok] = mat[user_idx[ok], vc[ok]]
     data["category_share"] = share
+    attrs = sorted(c for c in users.columns if str(c).startswith((ATTR_NUM_PREFIX, ATTR_CAT_PREFIX)))
+    for name in attrs:
+        data[name] = users[name].to_numpy()[user_idx]
     frame = pd.DataFrame(data)
-    return frame[list(MODEL_COLUMNS)]
+    return frame[list(MODEL_COLUMNS) + attrs]
+
+
+def with_attributes(store: Store, users: pd.DataFrame) -> pd.DataFrame:
+    """``users`` plus one column per imported customer attribute (``attr_num::`` / ``attr_cat::``).
+
+    Users known only by their attributes (an experiment file with no behaviour history) are
+    added as rows, so their attributes reach the model instead of a 'missing' row.
+    """
+    long = store.df("SELECT user_id, name, kind, num_value, text_value FROM user_attributes ORDER BY user_id, name")
+    if long.empty:
+        return users
+    parts = []
+    for kind, prefix, col in (("numeric", ATTR_NUM_PREFIX, "num_value"), ("categorical", ATTR_CAT_PREFIX, "text_value")):
+        block = long[long["kind"] == kind]
+        if len(block):
+            wide = block.pivot_table(index="user_id", columns="name", values=col, aggfunc="first")
+            wide.columns = [f"{prefix}{c}" for c in wide.columns]
+            parts.append(wide)
+    wide = pd.concat(parts, axis=1).reset_index()
+    base = users if "user_id" in users.columns else pd.DataFrame({"user_id": pd.Series([], dtype=object)})
+    wide["user_id"] = wide["user_id"].astype(str)
+    base = base.assign(user_id=base["user_id"].astype(str))
+    return base.merge(wide, on="user_id", how="outer", sort=True)
 
 
 @dataclass(frozen=True)
@@ -267,7 +299,7 @@ def _exposure_rows(store: Store, outcome: str, variant_pos: dict[str, int], vfea
             progress(0.3 * i / max(len(days), 1), f"User features at {pd.Timestamp(day):%Y-%m-%d}")
         block = exp[exp["send_day"] == day]
         as_of = pd.Timestamp(day).to_pydatetime()
-        users = with_category_shares(store, user_features(store, as_of), as_of)
+        users = with_attributes(store, with_category_shares(store, user_features(store, as_of), as_of))
         uf = user_frame(users)
         upos = pd.Series(np.arange(len(uf)), index=users["user_id"].astype(str).to_numpy())
         uidx = upos.reindex(block["user_id"].astype(str).to_numpy()).to_numpy()

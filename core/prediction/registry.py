@@ -30,7 +30,8 @@ from core.store import Store, single_value
 TRUSTED_TYPES = frozenset({
     "core.prediction.model.Predictor",
     "core.prediction.model.CalibratedBoostedModel",
-    "core.prediction.model.TextComponents",
+    "core.prediction.preprocess.TextComponents",
+    "core.prediction.copy_effects.CopyEffectModel",
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.preprocessing._encoders.OrdinalEncoder",
     "sklearn.feature_extraction.text.HashingVectorizer",

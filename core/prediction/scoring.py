@@ -21,8 +21,8 @@ import pandas as pd
 
 from core.errors import PredictionError
 from core.intervals import Z90
-from core.prediction.features import pair_frame, user_frame, variant_features, with_category_shares
-from core.prediction.model import Predictor, copy_vectors
+from core.prediction.features import pair_frame, user_frame, variant_features, with_attributes, with_category_shares
+from core.prediction.model import Predictor, copy_vectors, nearest_distance
 from core.prediction.types import Reason, VariantPrediction
 from core.store import Store
 
@@ -71,7 +71,7 @@ def _group_columns(predictor: Predictor) -> dict[str, list[int]]:
     out = {}
     for group, cols in GROUPS.items():
         if group == "wording":
-            idx = [i for i, n in enumerate(names) if n.startswith("text_")]
+            idx = [i for i, n in enumerate(names) if n.startswith(("text_", "copy_score"))]
         else:
             idx = [pos[c] for c in cols if c in pos]
         if idx:
@@ -87,7 +87,7 @@ def _neutral(predictor: Predictor, column: str) -> float:
         return ref["offer_codes"].get("none", np.nan)
     if column == "category_share":
         return ref["means"].get(column, 0.0)
-    if column.startswith("text_"):
+    if column.startswith(("text_", "copy_score")):
         return ref["means"].get(column, 0.0)
     return ref["medians"].get(column, 0.0)
 
@@ -163,7 +163,7 @@ def _score(predictor: Predictor, uf: pd.DataFrame, vf: pd.DataFrame, n_detail: i
     detail = np.concatenate([np.arange(v * nu, v * nu + n_detail) for v in range(nv)])
     Zd = Z[detail]
     members = np.array([predictor.model.predict_matrix(Zd, b).reshape(nv, n_detail).mean(axis=1)
-                        for b in range(len(predictor.model.members_))]).reshape(-1, nv)
+                        for b in range(predictor.model.n_members)]).reshape(-1, nv)
     return p, members, Zd
 
 
@@ -222,6 +222,8 @@ def predict_variants(store: Store, predictor: Predictor, variants: pd.DataFrame,
         members = _members(store, segment, as_of) if has_users else pd.DataFrame()
         if has_users and ref.get("uses_user_features", True):
             members = with_category_shares(store, members, as_of) if len(members) else members
+        if ref.get("uses_attributes"):
+            members = with_attributes(store, members) if len(members) else members
     if members.empty and segment is not None:
         raise PredictionError(f"segment {segment_name!r} has no members; pick another segment or widen its rules")
     n_members = len(members)
@@ -263,8 +265,7 @@ def predict_variants(store: Store, predictor: Predictor, variants: pd.DataFrame,
 
     # Out of distribution: copy far from every training variant, or a channel never trained on.
     vecs = copy_vectors(pair_frame(uf.iloc[:1], vf, np.zeros(nv, dtype=int), np.arange(nv)), predictor.model)
-    std = (vecs - ref["copy_centre"]) / ref["copy_scale"]
-    nearest = np.sqrt(((std[:, None, :] - ref["copy_vectors"][None, :, :]) ** 2).sum(-1)).min(axis=1)
+    nearest = nearest_distance((vecs - ref["copy_centre"]) / ref["copy_scale"], ref["copy_vectors"])
 
     n_reason = min(n_detail, REASON_SIZE)
     keep = np.concatenate([np.arange(v * n_detail, v * n_detail + n_reason) for v in range(nv)])

@@ -144,3 +144,13 @@ def lift_matrix(store: Store, predictor: Predictor, variants: pd.DataFrame, segm
     if progress:
         progress(1.0, "Done")
     return pd.DataFrame(rows, columns=["segment", "variant_id", "rate", "lift_pts"])
+
+
+def model_description(metrics: dict, outcome: str) -> str:
+    """Plain words for what a model predicts and what it learned from (Predict page, CLI)."""
+    sources = {"exposure": "user-level sends", "aggregate": "aggregate results per variant"}
+    learned = " and ".join(sources.get(s, s) for s in metrics.get("sources", [])) or "unknown data"
+    text = metrics.get("text_representation") or "interpretable copy features"
+    return (f"Predicts **{metrics.get('outcome', outcome)}** per send, learned from {learned} "
+            f"({metrics.get('n_campaigns', 0):,} campaigns, {metrics.get('n_variants', 0):,} variants). "
+            f"Copy is read as: {text}.")

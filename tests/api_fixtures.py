@@ -69,7 +69,7 @@ def do_not_send_plan() -> Plan:
 
 def all_customers_plan(seed: int = 3) -> Plan:
     """One segment, everyone (membership from the real segment code, no injected members)."""
-    from core.strategy.inputs import ALL_CUSTOMERS
+    from core.segments import EVERYONE as ALL_CUSTOMERS
 
     settings = PlanSettings(mode="explore", holdout=0.1, floor=0.05, seed=seed, draws=2000)
     info = {vid: {"channel": c, "copy_text": t} for vid, (c, t, _, _) in COPY.items()}

@@ -30,6 +30,9 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+TEXT_VECTOR_MODEL = "smollm2"  # bundled key in core.generation.sources
+
+
 class TextEncoder:
     """Encodes texts with the language model's first ``LAYER`` layers (loaded on first need)."""
 
@@ -46,9 +49,12 @@ class TextEncoder:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            from core.generation.model import ensure_converted, resolve_source
+            from core.generation.model import ensure_converted
+            from core.generation.sources import resolve_source
 
-            folder = ensure_converted(self.cfg, resolve_source(self.cfg.model))
+            # The vectors are SmolLM2's (the layer and pooling were measured on it), whichever model
+            # writes the copy: the Copy Lab's default may be another bundled model.
+            folder = ensure_converted(self.cfg, resolve_source(TEXT_VECTOR_MODEL))
             tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, local_files_only=True,
                                                          use_safetensors=True, trust_remote_code=False)

